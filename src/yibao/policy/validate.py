@@ -1,0 +1,94 @@
+"""Validate a compiled snapshot: every region, every interval, every exception.
+
+Parsing already rejected malformed files; this pass checks what only the whole tree
+can show: exceptions whose ``applies_to`` matches nothing, effects that do not fit the
+parameters they touch, equal-priority conflicts on the representative contexts, and
+the national benefit-list envelope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from yibao.errors import PolicyError, PolicyFileError
+from yibao.policy import envelope
+from yibao.policy.exception_rules import apply_effect
+from yibao.policy.schema import definition_of, expand_definitions
+from yibao.policy.snapshot import PolicySnapshot
+from yibao.policy.values import ABOLISHED
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    regions: int
+    parameters: int
+    values: int
+    exceptions: int
+    catalog_items: int
+    checked_intervals: int
+
+
+def validate(snapshot: PolicySnapshot) -> Report:
+    """Raise the first :class:`PolicyFileError` found, or return what was checked."""
+    n_params = n_values = n_exc = n_items = n_intervals = 0
+    for layer in snapshot.layers.values():
+        n_params += len(layer.parameters)
+        n_values += sum(len(p.values) for p in layer.parameters.values())
+        n_exc += len(layer.exceptions)
+        _check_exceptions(snapshot, layer.code)
+    n_items = sum(len(items) for items in snapshot.catalogs.values())
+    for region in snapshot.tree:
+        if region.code not in snapshot.layers and region.code not in snapshot.catalogs:
+            continue  # identical to its parent, already checked there
+        eff = snapshot.effective(region.code)
+        for on in eff.breakpoints:
+            n_intervals += 1
+            policy = snapshot.at(region.code, on)
+            findings = envelope.check(policy, on)
+            if findings:
+                raise envelope.violation(findings[0])
+    return Report(len(snapshot.tree), n_params, n_values, n_exc, n_items, n_intervals)
+
+
+def _check_exceptions(snapshot: PolicySnapshot, code: str) -> None:
+    """Each rule must touch some parameter here or below, and fit every parameter it touches."""
+    regions = [code, *(r.code for r in snapshot.tree.descendants(code))]
+    for rule in snapshot.layers[code].exceptions.values():
+        matched = False
+        for region in regions:
+            eff = snapshot.effective(region)
+            if eff.exceptions.get(rule.rule_id) is not rule:
+                continue  # overridden below by a rule with the same id
+            for path, (param, series) in eff.params.items():
+                if not any(fnmatchcase(path, pat) for pat in rule.applies_to):
+                    continue
+                matched = True
+                definition = definition_of(path)
+                choices = definition.choices if definition else ()
+                for dated_effect in rule.values:
+                    if dated_effect.effect is None:
+                        continue
+                    for dv in series:
+                        if dv.value is ABOLISHED:
+                            continue
+                        try:
+                            apply_effect(dated_effect.effect, param.kind, choices, dv.value)
+                        except PolicyFileError:
+                            raise
+                        except PolicyError as e:
+                            raise PolicyFileError(rule.origin.file, rule.origin.path, e.message) from None
+        if not matched:
+            for pattern in rule.applies_to:
+                if not any(fnmatchcase(c, pattern) for c in _candidates(snapshot)):
+                    raise PolicyFileError(
+                        rule.origin.file, rule.origin.path + ".applies_to", f"{pattern!r} 不匹配任何已声明的参数路径"
+                    )
+
+
+def _candidates(snapshot: PolicySnapshot) -> set[str]:
+    """Every declared path (placeholders expanded) and every path any layer defines."""
+    found = set(expand_definitions())
+    for layer in snapshot.layers.values():
+        found.update(layer.parameters)
+    return found
