@@ -36,9 +36,9 @@ def reverse(original: Settlement, state: Accumulators) -> tuple[Settlement, Accu
                 for counter, d in slot.items():
                     if counter not in CHRONIC_COUNTERS:
                         raise InputError(f"deltas.chronic.{disease}.{counter}", "未知的累计项")
-                    after.add_chronic(disease, counter, -int(d))
-                    if after.chronic_value(disease, counter) < 0:
+                    if after.chronic_value(disease, counter) < int(d):
                         raise InputError(f"deltas.chronic.{disease}.{counter}", "冲销后累计为负：该结算可能已被冲销")
+                    after.add_chronic(disease, counter, -int(d))
             continue
         if name not in COUNTERS and name != "account_balance":
             raise InputError(f"deltas.{name}", "未知的累计项")

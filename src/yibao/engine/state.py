@@ -71,8 +71,13 @@ class Accumulators:
         return self.chronic.get(disease, {}).get(name, 0)
 
     def add_chronic(self, disease: str, name: str, amount: int) -> None:
+        """Add to a per-disease counter; a disease whose counters are all zero is not kept."""
+        if amount == 0:
+            return
         slot = self.chronic.setdefault(disease, dict.fromkeys(CHRONIC_COUNTERS, 0))
         slot[name] = slot.get(name, 0) + amount
+        if not any(slot.values()):
+            del self.chronic[disease]
 
 
 def new_state(person_id: str, scheme: str, region: str, year: int, account_balance: int = 0) -> Accumulators:

@@ -32,9 +32,7 @@ def _read(path: Path, label: str) -> object:
         raise PolicyFileError(label, where, f"YAML 格式错误：{getattr(e, 'problem', e)}") from None
 
 
-def load_policy_dir(
-    root: Path | list[Path], overlays: list[Path] | None = None, check: bool = True
-) -> PolicySnapshot:
+def load_policy_dir(root: Path | list[Path], overlays: list[Path] | None = None, check: bool = True) -> PolicySnapshot:
     """Parse, compile and (by default) validate every region under ``root`` (one folder or several)."""
     roots = root if isinstance(root, list) else [root]
     layers: dict[str, RegionLayer] = {}

@@ -13,6 +13,7 @@ from fnmatch import fnmatchcase
 
 from yibao.errors import PolicyError, PolicyFileError
 from yibao.policy import envelope
+from yibao.policy.context import Condition
 from yibao.policy.exception_rules import apply_effect
 from yibao.policy.schema import definition_of, expand_definitions
 from yibao.policy.snapshot import PolicySnapshot
@@ -38,6 +39,9 @@ def validate(snapshot: PolicySnapshot) -> Report:
         n_exc += len(layer.exceptions)
         _check_exceptions(snapshot, layer.code)
     n_items = sum(len(items) for items in snapshot.catalogs.values())
+    for region in snapshot.tree:
+        if region.code in snapshot.layers:
+            _check_conflicts(snapshot, region.code)
     for region in snapshot.tree:
         if region.code not in snapshot.layers and region.code not in snapshot.catalogs:
             continue  # identical to its parent, already checked there
@@ -92,3 +96,34 @@ def _candidates(snapshot: PolicySnapshot) -> set[str]:
     for layer in snapshot.layers.values():
         found.update(layer.parameters)
     return found
+
+
+def _check_conflicts(snapshot: PolicySnapshot, code: str) -> None:
+    """Two rules of equal priority that can both apply to one parameter are refused at load."""
+    eff = snapshot.effective(code)
+    rules = sorted(eff.exceptions.values(), key=lambda r: (r.priority, r.rule_id))
+    for i, a in enumerate(rules):
+        for b in rules[i + 1 :]:
+            if b.priority != a.priority:
+                break
+            if not overlaps(a.when, b.when):
+                continue
+            shared = [p for p in eff.params if a.covers(p) and b.covers(p)]
+            if shared:
+                raise PolicyFileError(
+                    b.origin.file,
+                    b.origin.path,
+                    f"与规则 {a.rule_id}（{a.origin.file}）优先级同为 {a.priority}，且可能同时适用于 {shared[0]}；"
+                    "请设定不同的优先级或互斥的条件",
+                )
+
+
+def overlaps(a: Condition, b: Condition) -> bool:
+    """Whether some context can satisfy both conditions."""
+    sa, sb = dict(a.allowed), dict(b.allowed)
+    for name in set(sa) & set(sb):
+        if not sa[name] & sb[name]:
+            return False
+    low = max(a.age_at_least or 0, b.age_at_least or 0)
+    high = min(x for x in (a.age_below, b.age_below, 10_000) if x is not None)
+    return low < high
