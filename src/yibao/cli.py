@@ -111,7 +111,12 @@ def settle(
 @app.command()
 def demo(
     policy_dir: PolicyDir = DEFAULT_POLICY_DIR,
-    examples: Annotated[Path, typer.Option("--examples", help="示例就诊序列目录")] = Path("examples/claims"),
+    examples: Annotated[Path, typer.Option("--examples", help="示例就诊目录（按文件名顺序结算）")] = Path(
+        "examples/claims"
+    ),
+    states: Annotated[Path, typer.Option("--states", help="期初累计目录（<psn_no>.json），可无")] = Path(
+        "examples/states"
+    ),
     out: Annotated[Path | None, typer.Option("--out", help="把每次结算的完整输出写到此目录")] = None,
 ) -> None:
     """依次结算随附的示例就诊（同一参保人的多次就诊按顺序累计），打印结算汇总。
@@ -120,7 +125,7 @@ def demo(
     """
     from yibao.engine import settle, tracing
     from yibao.engine.state import Accumulators
-    from yibao.io.claim_json import read_claim
+    from yibao.io.claim_json import read_claim, read_state
     from yibao.io.policy_dir import load_policy_dir
     from yibao.io.settlement_json import setldetail, setlinfo, settlement_json, state_json
     from yibao.money import fen_to_yuan
@@ -130,6 +135,7 @@ def demo(
         files = sorted(examples.glob("*.json"))
         if not files:
             raise InputError("--examples", f"{examples} 中没有示例就诊 JSON")
+        states_dir = states
         states: dict[tuple[str, str], Accumulators] = {}
         table = Table(title=f"示例结算（政策快照 {snapshot.id}）")
         for col in ("就诊", "统筹区", "类别", "总额", "统筹", "大病/大额", "救助", "个人账户", "现金"):
@@ -139,6 +145,9 @@ def demo(
         for f in files:
             c, person = read_claim(_read_json(f, str(f)))
             key = (person.person_id, c.insured_region)
+            opening = states_dir / f"{person.person_id}.json"
+            if key not in states and opening.exists():
+                states[key] = read_state(_read_json(opening, str(opening)))
             with tracing() as t:
                 result, after = settle(c, person, states.get(key), snapshot)
             states[key] = after
@@ -163,7 +172,7 @@ def demo(
                     "trace": t.to_json(),
                 }
                 (out / f.name).write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
-        Console().print(table)
+        Console(width=160).print(table)
         if out:
             Console().print(f"每次结算的完整输出（含计算说明）已写入 {out}/")
     except YibaoError as e:

@@ -1,7 +1,7 @@
 """YAML without binary floats: ``0.95`` loads as ``Decimal("0.95")``.
 
 Policy files hold money and ratios; a float would turn 0.07 into
-0.07000000000000000666 before anything could round it. Dates stay ``datetime.date``.
+0.07000000000000000666 before anything could round it. Dates stay text (``"2024-01-01"``) for the policy parser to check.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ def _decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
     return Decimal(text)
 
 
+def _text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    assert isinstance(node, yaml.ScalarNode)
+    return str(loader.construct_scalar(node))
+
+
 ExactLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
+# dates stay text: the policy parser turns them into dates and names the path of a bad one
+ExactLoader.add_constructor("tag:yaml.org,2002:timestamp", _text)
 
 
 def load_yaml(text: str) -> object:
