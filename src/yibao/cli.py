@@ -136,7 +136,7 @@ def demo(
         if not files:
             raise InputError("--examples", f"{examples} 中没有示例就诊 JSON")
         states_dir = states
-        states: dict[tuple[str, str], Accumulators] = {}
+        running: dict[tuple[str, str], Accumulators] = {}
         table = Table(title=f"示例结算（政策快照 {snapshot.id}）")
         for col in ("就诊", "统筹区", "类别", "总额", "统筹", "大病/大额", "救助", "个人账户", "现金"):
             table.add_column(col, justify="right" if col not in ("就诊", "统筹区", "类别") else "left")
@@ -146,11 +146,11 @@ def demo(
             c, person = read_claim(_read_json(f, str(f)))
             key = (person.person_id, c.insured_region)
             opening = states_dir / f"{person.person_id}.json"
-            if key not in states and opening.exists():
-                states[key] = read_state(_read_json(opening, str(opening)))
+            if key not in running and opening.exists():
+                running[key] = read_state(_read_json(opening, str(opening)))
             with tracing() as t:
-                result, after = settle(c, person, states.get(key), snapshot)
-            states[key] = after
+                result, after = settle(c, person, running.get(key), snapshot)
+            running[key] = after
             info = setlinfo(result)
             table.add_row(
                 f.stem,
