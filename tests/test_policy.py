@@ -359,3 +359,35 @@ def test_shipped_chaozhou_values_come_from_the_seed(shipped: PolicySnapshot) -> 
 def test_policy_files_live_in_the_repository(shipped: PolicySnapshot) -> None:
     assert (POLICIES / "README.md").exists()
     assert len(shipped.layers) >= 8
+
+
+def test_unset_from_a_date_keeps_history_and_inherits_afterwards(tmp_path: Path) -> None:
+    root = city(tmp_path, RATIO + _deductible())
+    handover = UNIFY.replace(
+        "    unset: [resident.inpatient.deductible.*]",
+        "    from: 2025-01-01\n    unset: [resident.inpatient.deductible.*]",
+    )
+    new = load_policy_dir(root, [overlay(tmp_path, handover)])
+    path = "resident.inpatient.deductible.level_3"
+    assert value(new, "970100", "2024-12-31", path) == y(600)  # the city's own, before the handover
+    assert value(new, "970100", "2025-01-01", path) == y(500)  # the province's, from then on
+    use = new.at("970100", date(2025, 1, 1)).resolve(path, ctx(), date(2025, 1, 1))
+    assert use.region == "970000"
+
+
+def test_inherit_in_a_region_file_hands_a_parameter_back_to_the_parent(tmp_path: Path) -> None:
+    extra = {
+        "r/p/params.yaml": f"""\
+            parameters:
+              resident.inpatient.ratio.level_3:
+                description: 全省三级比例
+                unit: ratio
+                values:
+                  2024-01-01: {{value: 0.72, {SRC}}}
+                  2026-01-01: {{value: 0.78, {SRC}}}
+            """,
+    }
+    params = RATIO + f"      2025-07-01: {{value: inherit, {SRC}}}\n"
+    s = load_policy_dir(city(tmp_path, params, extra))
+    path = "resident.inpatient.ratio.level_3"
+    assert [value(s, "970100", d, path) for d in ("2024-08-01", "2025-07-01", "2026-02-01")] == [7500, 7200, 7800]

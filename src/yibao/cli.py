@@ -40,7 +40,7 @@ Overlays = Annotated[list[Path] | None, typer.Option("--overlay", help="覆盖�
 
 
 def _fail(e: YibaoError) -> typer.Exit:
-    err.print(f"[bold red]错误[/] [{e.code}] {e.message}", highlight=False)
+    err.print(f"[bold red]错误[/] [{e.code}] {e.message}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -198,6 +198,7 @@ def policy_validate(
         f"{report.exceptions} 条例外规则，{report.catalog_items} 个目录项目；"
         f"检查了 {report.checked_intervals} 个政策区间。快照 {snapshot.id}",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -226,7 +227,7 @@ def policy_show(
             continue
         param, dv = policy.values[path]
         rules = [r.rule_id for r, _ in policy.exceptions if r.covers(path)]
-        rows.append((path, describe(param.kind, dv.value), dv.start.isoformat(), dv.source, param.region, rules))
+        rows.append((path, describe(param.kind, dv.value), dv.start.isoformat(), dv.source, dv.region, rules))
     if as_json:
         _print_json(
             [
@@ -291,6 +292,7 @@ def catalog_check(
         f"其中有支付标准 {sum(1 for i in items if i.payment_standard is not None)} 个、"
         f"有限定条件 {sum(1 for i in items if i.restricted)} 个。",
         highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -203,7 +203,7 @@ def parse_row(row: Mapping[str, object], file: str, line: int, region: str) -> C
         return value
 
     def _percent(text: str) -> int:
-        return parse_ratio(parse_decimal(text[:-1], "%") / 100, "%")
+        return parse_ratio(parse_decimal(text[:-1], "%").scaleb(-2), "%")
 
     spf = ratio("self_pay_first_ratio")
     by_type = []

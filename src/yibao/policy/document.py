@@ -40,6 +40,7 @@ class DatedValue:
     value: object
     source: str
     origin: Origin
+    region: str  # the region whose file set it
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,7 @@ def _leaf(node: Mapping[str, object], path: str, file: str, region: str) -> Para
         source = check_source(entry.get("source"), Origin(file, f"{vwhere}.source"))
         origin = Origin(file, f"{vwhere}.value")
         value = parse_value(definition.kind, definition.choices, entry["value"], origin)
-        dated.append(DatedValue(start, value, source, origin))
+        dated.append(DatedValue(start, value, source, origin, region))
     dated.sort(key=lambda d: d.start)
     return Parameter(path, definition.kind, description.strip(), definition.unit, tuple(dated), region)
 

@@ -31,7 +31,7 @@ from datetime import date
 from fnmatch import fnmatchcase
 
 from yibao.errors import InputError, PolicyFileError
-from yibao.money import RATIO_ONE, mul_ratio, parse_ratio, yuan_to_fen
+from yibao.money import RATIO_ONE, mul_ratio, parse_ratio, ratio_to_str, yuan_to_fen
 from yibao.policy.context import Condition, RuleContext
 from yibao.policy.scale import Scale
 from yibao.policy.schema import Kind
@@ -109,7 +109,7 @@ def _factor(raw: object, origin: Origin) -> int:
 
 def _check_ratio(value: int, origin: Origin) -> int:
     if not 0 <= value <= RATIO_ONE:
-        raise fail(origin, f"适用例外后比例超出 [0, 1]：{value / RATIO_ONE}")
+        raise fail(origin, f"适用例外后比例超出 [0, 1]：{ratio_to_str(value)}")
     return value
 
 

@@ -19,8 +19,9 @@ a new id) from the base layers plus the overlay's changes::
 
 A changed parameter keeps the region's own values before the overlay's first date
 and takes the overlay's from then on. ``unset`` removes the named parameters
-(wildcards allowed) from a region's own layer so it inherits; ``unset_exceptions``
-does the same for exception rules. Every change is checked before anything is
+(wildcards allowed) from a region's own layer so it inherits; with ``from: <date>`` the
+region keeps its own values before that date and inherits from it on (``value: inherit``).
+``unset_exceptions`` does the same for exception rules (without ``from``). Every change is checked before anything is
 applied: unknown regions, unknown paths, bad values, patterns that match nothing,
 and the resulting policy against the national envelope.
 """
@@ -31,10 +32,17 @@ from collections.abc import Mapping
 from dataclasses import replace
 from fnmatch import fnmatchcase
 
-from yibao.policy.document import RegionLayer, check_source, parse_exceptions, parse_parameters
+from yibao.policy.document import (
+    DatedValue,
+    Parameter,
+    RegionLayer,
+    check_source,
+    parse_exceptions,
+    parse_parameters,
+)
 from yibao.policy.snapshot import PolicySnapshot
 from yibao.policy.validate import validate
-from yibao.policy.values import Origin, fail
+from yibao.policy.values import INHERIT, Origin, fail, parse_date
 
 
 def apply_overlay(base: PolicySnapshot, data: object, file: str) -> PolicySnapshot:
@@ -44,7 +52,7 @@ def apply_overlay(base: PolicySnapshot, data: object, file: str) -> PolicySnapsh
     header = data.get("overlay")
     if not isinstance(header, Mapping) or not isinstance(header.get("description"), str):
         raise fail(Origin(file, "overlay.description"), "缺少覆盖方案说明")
-    check_source(header.get("source"), Origin(file, "overlay.source"))
+    source = check_source(header.get("source"), Origin(file, "overlay.source"))
     changes = data.get("changes")
     if not isinstance(changes, list) or not changes:
         raise fail(Origin(file, "changes"), "changes 应为非空列表")
@@ -54,7 +62,7 @@ def apply_overlay(base: PolicySnapshot, data: object, file: str) -> PolicySnapsh
         where = f"changes[{i}]"
         if not isinstance(change, Mapping):
             raise fail(Origin(file, where), "每项变更应为映射")
-        allowed = {"region", "descendants_of", "parameters", "exceptions", "unset", "unset_exceptions"}
+        allowed = {"region", "descendants_of", "parameters", "exceptions", "unset", "unset_exceptions", "from"}
         unknown = set(change) - allowed
         if unknown:
             raise fail(Origin(file, f"{where}.{sorted(unknown)[0]}"), f"未知的键，允许：{sorted(allowed)}")
@@ -76,11 +84,18 @@ def apply_overlay(base: PolicySnapshot, data: object, file: str) -> PolicySnapsh
             if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
                 raise fail(Origin(file, f"{where}.{key}"), "应为路径列表（可用 * 通配）")
             removed = 0
+            since = parse_date(change["from"], Origin(file, f"{where}.from")) if "from" in change else None
             for code in targets:
                 entries: dict[str, object] = getattr(layers[code], attr) if code in layers else {}
                 for name in [n for n in entries if any(fnmatchcase(n, p) for p in patterns)]:
-                    del entries[name]
                     removed += 1
+                    entry = entries[name]
+                    if since is None or not isinstance(entry, Parameter):
+                        del entries[name]
+                        continue
+                    handover = DatedValue(since, INHERIT, source, Origin(file, f"{where}.unset"), code)
+                    kept = tuple(v for v in entry.values if v.start < since)
+                    entries[name] = replace(entry, values=(*kept, handover))
             if removed == 0:
                 raise fail(Origin(file, f"{where}.{key}"), "没有匹配到任何要移除的项")
 

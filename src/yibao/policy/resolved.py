@@ -150,7 +150,7 @@ class ResolvedPolicy:
             base_shown=describe(param.kind, dated.value),
             effective_from=dated.start,
             source=dated.source,
-            region=param.region,
+            region=dated.region,
             origin=str(dated.origin),
             exceptions=tuple(applied),
         )

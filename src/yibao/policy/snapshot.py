@@ -17,7 +17,7 @@ import hashlib
 import json
 from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from yibao.policy.catalog import CatalogItem, item_key
@@ -25,7 +25,7 @@ from yibao.policy.document import DatedValue, Parameter, RegionLayer
 from yibao.policy.exception_rules import DatedEffect, ExceptionRule
 from yibao.policy.regions import RegionTree
 from yibao.policy.resolved import ResolvedPolicy
-from yibao.policy.values import ABOLISHED, describe, to_json
+from yibao.policy.values import ABOLISHED, INHERIT, describe, to_json
 
 #: bump when the meaning of a parameter or the calculation chain changes
 RULESET_VERSION = "2026.11-1"
@@ -114,9 +114,7 @@ class PolicySnapshot:
             if layer is not None:
                 for path, param in layer.parameters.items():
                     inherited = params.get(path)
-                    first = param.values[0].start
-                    earlier = tuple(v for v in inherited[1] if v.start < first) if inherited else ()
-                    params[path] = (param, earlier + param.values)
+                    params[path] = (param, merge_series(inherited[1] if inherited else (), param.values))
                 exceptions.update(layer.exceptions)
             own: dict[str, list[CatalogItem]] = {}
             for item in self.catalogs.get(node.code, ()):
@@ -192,10 +190,29 @@ class PolicySnapshot:
                             unit=param.unit,
                             description=param.description,
                             source=dv.source,
-                            defined_in=_defined_in(self.layers, path, dv),
+                            defined_in=dv.region,
                         )
                     )
         return rows
+
+
+def merge_series(parent: tuple[DatedValue, ...], child: tuple[DatedValue, ...]) -> tuple[DatedValue, ...]:
+    """A child's dated values over its parent's.
+
+    Before the child's first date the parent's values apply; from each child entry on, the
+    child's value applies — unless the entry is ``inherit``, which hands that stretch back to
+    the parent (its value in force then, and its changes until the child's next entry).
+    """
+    out = [v for v in parent if v.start < child[0].start]
+    for i, entry in enumerate(child):
+        end = child[i + 1].start if i + 1 < len(child) else None
+        if entry.value is not INHERIT:
+            out.append(entry)
+            continue
+        current = _in_force(parent, entry.start)
+        out.append(replace(current, start=entry.start) if current else replace(entry, value=ABOLISHED))
+        out.extend(v for v in parent if entry.start < v.start and (end is None or v.start < end))
+    return tuple(out)
 
 
 def _in_force(series: tuple[DatedValue, ...], on: date) -> DatedValue | None:
@@ -206,11 +223,3 @@ def _in_force(series: tuple[DatedValue, ...], on: date) -> DatedValue | None:
         else:
             break
     return found
-
-
-def _defined_in(layers: dict[str, RegionLayer], path: str, dv: DatedValue) -> str:
-    for code, layer in layers.items():
-        p = layer.parameters.get(path)
-        if p is not None and dv in p.values:
-            return code
-    return ""

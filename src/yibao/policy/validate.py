@@ -17,7 +17,7 @@ from yibao.policy.context import Condition
 from yibao.policy.exception_rules import apply_effect
 from yibao.policy.schema import definition_of, expand_definitions
 from yibao.policy.snapshot import PolicySnapshot
-from yibao.policy.values import ABOLISHED
+from yibao.policy.values import ABOLISHED, INHERIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ def _check_exceptions(snapshot: PolicySnapshot, code: str) -> None:
                     if dated_effect.effect is None:
                         continue
                     for dv in series:
-                        if dv.value is ABOLISHED:
+                        if dv.value is ABOLISHED or dv.value is INHERIT:
                             continue
                         try:
                             apply_effect(dated_effect.effect, param.kind, choices, dv.value)

@@ -2,7 +2,9 @@
 
 Amounts become integer fen, ratios basis points, scales :class:`Scale`; an amount
 cap may be ``unlimited`` (不设封顶线), which is :data:`UNLIMITED` (``None``). A
-``null`` value in a file means "abolished from this date" and is :data:`ABOLISHED`.
+``null`` value in a file means "abolished from this date" and is :data:`ABOLISHED`;
+``inherit`` means "from this date follow the parent region again" (:data:`INHERIT`,
+how a city hands a parameter over to the province under 省级统筹).
 Every error names the file and the path inside it.
 """
 
@@ -36,6 +38,24 @@ class _Abolished:
 
 
 ABOLISHED = _Abolished()
+
+
+class _Inherit:
+    """Marker: from this date the region follows its parent again (``value: inherit``)."""
+
+    _instance: _Inherit | None = None
+
+    def __new__(cls) -> _Inherit:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "INHERIT"
+
+
+INHERIT = _Inherit()
+INHERIT_WORD = "inherit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +117,8 @@ def parse_value(kind: Kind, choices: tuple[str, ...], raw: object, origin: Origi
     """Parse one value of ``kind``; ``None`` in the file is :data:`ABOLISHED`."""
     if raw is None:
         return ABOLISHED
+    if isinstance(raw, str) and raw.strip() == INHERIT_WORD:
+        return INHERIT
     if kind is Kind.AMOUNT or kind is Kind.AMOUNT_OR_UNLIMITED:
         if kind is Kind.AMOUNT_OR_UNLIMITED and isinstance(raw, str) and raw.strip() in UNLIMITED_WORDS:
             return UNLIMITED
@@ -131,6 +153,8 @@ def to_json(kind: Kind, value: object) -> object:
     """The canonical JSON form of a value (yuan and ratios as decimal strings)."""
     if value is ABOLISHED:
         return None
+    if value is INHERIT:
+        return INHERIT_WORD
     if kind in (Kind.AMOUNT, Kind.AMOUNT_OR_UNLIMITED):
         return "unlimited" if value is None else fen_to_yuan(_int(value))
     if kind is Kind.RATIO:
@@ -148,6 +172,8 @@ def describe(kind: Kind, value: object) -> str:
     """A short Chinese rendering for traces and ``policy show``."""
     if value is ABOLISHED:
         return "（已废止）"
+    if value is INHERIT:
+        return "（沿用上级）"
     if kind in (Kind.AMOUNT, Kind.AMOUNT_OR_UNLIMITED):
         return "不设封顶" if value is None else f"{fen_to_yuan(_int(value))}元"
     if kind is Kind.RATIO:
