@@ -109,6 +109,13 @@ def fen_to_yuan(fen: int) -> str:
     return f"{sign}{whole}.{cents:02d}"
 
 
+def percent(ratio_bp: int) -> str:
+    """A ratio for people: ``9500`` → ``"95%"``, ``9250`` → ``"92.5%"``."""
+    whole, frac = divmod(abs(ratio_bp), 100)
+    sign = "-" if ratio_bp < 0 else ""
+    return f"{sign}{whole}%" if frac == 0 else f"{sign}{whole}.{frac:02d}".rstrip("0") + "%"
+
+
 def ratio_to_str(ratio_bp: int) -> str:
     """Format basis points as a four-decimal ratio string (``9500`` → ``"0.9500"``)."""
     sign = "-" if ratio_bp < 0 else ""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from yibao.engine.model import CHRONIC, INPATIENT
 from yibao.engine.terms import Terms
 from yibao.engine.trace import Trace, yuan
-from yibao.money import mul_ratio, ratio_to_str
+from yibao.money import mul_ratio, percent
 
 RULE = "assistance@1"
 RULE_TILTED = "tilted_assistance@1"
@@ -74,7 +74,7 @@ def assistance(
             "assistance",
             RULE,
             f"医疗救助（{category}）：救助基数{yuan(base)}，救助起付线{yuan(deductible)}（本年已付{yuan(deductible_before)}，"
-            f"本次计入{yuan(used)}），按{ratio_to_str(ratio)}救助{yuan(raw)}"
+            f"本次计入{yuan(used)}），按{percent(ratio)}救助{yuan(raw)}"
             + ("" if available is None else f"，本年剩余限额{yuan(available)}")
             + f"。救助支付{yuan(pay)}。",
             terms.uses(
@@ -125,7 +125,7 @@ def tilted_assistance(
             RULE_TILTED,
             f"倾斜救助（{category}）：经基本医保、大病保险、医疗救助后个人负担{yuan(residual)}，"
             + (f"本年累计{yuan(base_before + residual)}，" if annual else "")
-            + f"超过{yuan(threshold)}的部分{yuan(eligible)}按{ratio_to_str(ratio)}救助"
+            + f"超过{yuan(threshold)}的部分{yuan(eligible)}按{percent(ratio)}救助"
             + ("" if available is None else f"，本年剩余限额{yuan(available)}")
             + f"。倾斜救助支付{yuan(pay)}。",
             terms.uses(f"{prefix}.threshold", f"{prefix}.ratio", f"{prefix}.limit", "tilted_assistance.scope"),

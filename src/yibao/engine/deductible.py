@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from yibao.engine.model import Claim
 from yibao.engine.terms import Terms
-from yibao.engine.trace import Trace, yuan
-from yibao.money import mul_ratio, ratio_to_str
+from yibao.engine.trace import Trace, adjusted, yuan
+from yibao.money import mul_ratio, percent
 from yibao.policy.resolved import ParamUse
 
 RULE = "deductible.inpatient@1"
@@ -40,7 +40,9 @@ def inpatient_deductible(
     base = f"{scheme}.inpatient.deductible"
     level = f"level_{claim.hospital_level}"
     amount = terms.amount(f"{base}.{level}")
-    notes: list[str] = [f"{_level_name(claim.hospital_level)}起付线{yuan(amount)}"]
+    notes: list[str] = [
+        f"{_level_name(claim.hospital_level)}起付线{yuan(amount)}{adjusted(terms.use(f'{base}.{level}'))}"
+    ]
     params: list[ParamUse] = [terms.use(f"{base}.{level}")] if trace else []
     mode = terms.choice(f"{base}.mode", "per_admission")
     ordinal = admissions_before + 1
@@ -57,12 +59,12 @@ def inpatient_deductible(
             if later == "percentage":
                 pct = terms.ratio(f"{base}.later_admission.percentage")
                 amount = mul_ratio(amount, pct)
-                notes.append(f"本年第{ordinal}次住院，按{ratio_to_str(pct)}计 → {yuan(amount)}")
+                notes.append(f"本年第{ordinal}次住院，按{percent(pct)}计 → {yuan(amount)}")
             elif later == "schedule":
                 schedule = terms.ratios(f"{base}.later_admission.schedule")
                 factor = schedule[min(ordinal - 1, len(schedule) - 1)]
                 amount = mul_ratio(amount, factor)
-                notes.append(f"本年第{ordinal}次住院，按{ratio_to_str(factor)}计 → {yuan(amount)}")
+                notes.append(f"本年第{ordinal}次住院，按{percent(factor)}计 → {yuan(amount)}")
             else:
                 step = terms.amount(f"{base}.later_admission.step")
                 floor = terms.amount(f"{base}.later_admission.floor.{level}")

@@ -24,7 +24,7 @@ from yibao.engine.pooled_fund import PoolOutcome, pay_with_cap
 from yibao.engine.terms import Terms
 from yibao.engine.trace import Trace, yuan
 from yibao.errors import InputError
-from yibao.money import ratio_to_str
+from yibao.money import percent
 from yibao.policy.scale import Scale
 
 RULE_POOLING = "outpatient_pooling@1"
@@ -68,7 +68,7 @@ def outpatient_pooling(
             "outpatient_pooling",
             RULE_POOLING,
             f"普通门诊统筹：政策范围内{yuan(policy_range)}，年度起付线{yuan(deductible)}（本年已付{yuan(deductible_before)}，"
-            f"本次计入{yuan(used)}），按{ratio_to_str(ratio)}支付"
+            f"本次计入{yuan(used)}），按{percent(ratio)}支付"
             + (
                 ""
                 if cap is None
@@ -139,7 +139,7 @@ def chronic_outpatient(
             "chronic_outpatient",
             RULE_CHRONIC,
             f"门诊慢特病 {disease}（{'按住院待遇' if mode == 'as_inpatient' else '单病种限额'}）：政策范围内{yuan(policy_range)}，"
-            f"起付线{yuan(deductible)}（本年已付{yuan(deductible_before)}，本次计入{yuan(used)}），按{ratio_to_str(ratio)}支付"
+            f"起付线{yuan(deductible)}（本年已付{yuan(deductible_before)}，本次计入{yuan(used)}），按{percent(ratio)}支付"
             + ("" if room is None else f"，本年剩余限额{yuan(room)}")
             + ("，与住院共用年度封顶线" if shared else "")
             + f"。统筹基金支付{yuan(pool.pay)}。",

@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from yibao.engine.terms import Terms
-from yibao.engine.trace import Trace, yuan
-from yibao.money import RATIO_ONE, ratio_to_str, round_div
+from yibao.engine.trace import Trace, adjusted, yuan
+from yibao.money import RATIO_ONE, percent, round_div
 from yibao.policy.resolved import ParamUse
 from yibao.policy.scale import Scale
 
@@ -87,7 +87,7 @@ def inpatient_pool(
         ratio = terms.ratio(f"{base}.ratio.{lvl}")
         scale = Scale.of([(0, ratio)])
         start = 0
-        how = f"报销比例{ratio_to_str(ratio)}"
+        how = f"报销比例{percent(ratio)}{adjusted(terms.use(f'{base}.ratio.{lvl}')) if trace else ''}"
         params = (f"{base}.ratio.{lvl}",)
     cap = terms.cap(f"{base}.annual_cap")
     cap_on_fee = terms.choice(f"{base}.annual_cap_basis", "fund_payment") == "eligible_fee"
@@ -130,7 +130,7 @@ def large_expense(terms: Terms, scheme: str, over_cap_fee: int, paid_before: int
         trace.add(
             "large_expense",
             RULE_LARGE,
-            f"统筹基金封顶线以上的政策范围内费用{yuan(over_cap_fee)}，按{ratio_to_str(ratio)}由大额医疗费用补助支付"
+            f"统筹基金封顶线以上的政策范围内费用{yuan(over_cap_fee)}，按{percent(ratio)}由大额医疗费用补助支付"
             + ("" if cap is None else f"，年度限额{yuan(cap)}、本年已付{yuan(paid_before)}")
             + f"。支付{yuan(pay)}。",
             params,

@@ -83,6 +83,14 @@ def tracing() -> Iterator[Trace]:
         _current.reset(token)
 
 
+def adjusted(use: ParamUse) -> str:
+    """``（原…，按「…」调整）`` when exception rules changed a parameter, else ``""``."""
+    if not use.exceptions:
+        return ""
+    rules = "、".join(f"「{e.description}」" for e in use.exceptions)
+    return f"（原{use.base_shown}，按{rules}调整）"
+
+
 def yuan(fen: int) -> str:
     """Amount in words for explanations: ``1234.50元``."""
     return f"{fen_to_yuan(fen)}元"

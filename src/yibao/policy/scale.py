@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from yibao.money import RATIO_ONE, fen_to_yuan, ratio_to_str
+from yibao.money import RATIO_ONE, fen_to_yuan, percent, ratio_to_str
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ class Scale:
         n = len(self.lowers)
         for i in range(n):
             lo = fen_to_yuan(self.lowers[i])
-            pct = ratio_to_str(self.rates[i])
+            pct = percent(self.rates[i])
             if i + 1 < n:
                 parts.append(f"{lo}–{fen_to_yuan(self.lowers[i + 1])}元 {pct}")
             else:
