@@ -424,3 +424,51 @@ def test_equal_priority_exceptions_conflict_at_load_and_at_settlement() -> None:
         settle(stay("980106", "10800"), RETIREE, None, unchecked)
     assert set(rc.value.rules) == {"retiree_uplift", "retiree_uplift_again"}
     settle(stay("980106", "10800"), EMP, None, unchecked)  # an active employee meets neither: no conflict
+
+
+def test_reasons_depend_only_on_the_settlement_itself(rules) -> None:
+    """A settlement's EXC: codes list the exception rules it relied on, not those an earlier
+    settlement of someone with the same profile relied on (terms are shared between them)."""
+    big = stay(BASE, "150800", claim_id="big", treatment_region="440100", filed=True)
+    small = stay(BASE, "1000", claim_id="small")
+    fresh = load_policy_dir([NATIONAL, FIXTURES / "rules"])
+    (alone,) = run(fresh, [small], RETIREE)
+    run(fresh, [big], person("employee", "retiree", age=66, pid="other"))
+    (after,) = run(fresh, [small], RETIREE)
+    assert alone.reasons == after.reasons == ["EXC:retiree_uplift"]
+
+
+def test_terms_are_shared_by_contexts_that_the_rules_cannot_tell_apart() -> None:
+    fresh = load_policy_dir([NATIONAL, FIXTURES / "rules"])
+    policy = fresh.at(BASE, date(2024, 5, 1))
+    assert set(policy.tested) == {"area", "assistance_category", "filed", "person_type"}
+    for age in (30, 40, 50):
+        run(fresh, [stay(BASE, "1000", claim_id=f"a{age}")], person("employee", "active", age=age, pid=f"x{age}"))
+    assert len(policy.memo) == 1  # three ages, one set of cached terms
+
+
+def test_accumulators_copy_keeps_every_field() -> None:
+    from dataclasses import fields
+
+    names = [f.name for f in fields(Accumulators) if f.name != "chronic"]
+    original = Accumulators(*(f"v{i}" if i < 3 else i for i in range(len(names))), chronic={"D": {"paid": 1}})  # type: ignore[arg-type]
+    copied = original.copy()
+    assert copied == original and copied.chronic is not original.chronic
+    assert all(getattr(copied, n) == getattr(original, n) for n in names)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"visit_type": "emergency"}, "visit_type"),
+        ({"hospital_level": 4}, "hosp_lv"),
+        ({"transfer_from_level": 7}, "transfer_from_level"),
+        ({"account_use": 3}, "acct_used_flag"),
+    ],
+)
+def test_the_python_api_refuses_what_the_json_reader_would(rules, change, field) -> None:
+    from dataclasses import replace
+
+    with pytest.raises(InputError) as e:
+        settle(replace(stay(BASE, "1000"), **change), EMP, None, rules)
+    assert e.value.field == field

@@ -55,7 +55,7 @@ parameters:
 
 def ctx(**kw: object) -> RuleContext:
     base = base_context("resident")
-    return RuleContext(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, **kw})  # type: ignore[arg-type]
+    return base._replace(**kw)  # type: ignore[arg-type]
 
 
 def value(s: PolicySnapshot, region: str, on: str, path: str, **kw: object) -> object:

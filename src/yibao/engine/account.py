@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from yibao.engine.model import ACCOUNT_MUTUAL_AID, ACCOUNT_OWN
-from yibao.engine.terms import Terms
+from yibao.engine.terms import Reader
 from yibao.engine.trace import Trace, yuan
 
 RULE = "personal_account@1"
@@ -26,8 +26,24 @@ class AccountOutcome:
     payable: int
 
 
+@dataclass(frozen=True, slots=True)
+class AccountTerms:
+    all_burden: bool
+    mutual_aid: bool
+
+
+def account_terms(r: Reader, scheme: str) -> AccountTerms | None:
+    base = f"{scheme}.personal_account"
+    if not r.flag(f"{base}.enabled"):
+        return None
+    return AccountTerms(
+        all_burden=r.choice(f"{base}.scope", "policy_range_self_pay") == "all_personal_burden",
+        mutual_aid=r.flag(f"{base}.mutual_aid"),
+    )
+
+
 def pay_personal_part(
-    terms: Terms,
+    terms: Reader,
     scheme: str,
     personal_burden: int,
     not_payable: int,
@@ -39,12 +55,12 @@ def pay_personal_part(
     base = f"{scheme}.personal_account"
     account = acct = aid = 0
     payable = 0
-    if terms.flag(f"{base}.enabled") and account_use != 0 and personal_burden > 0:
-        scope = terms.choice(f"{base}.scope", "policy_range_self_pay")
-        payable = personal_burden if scope == "all_personal_burden" else max(0, personal_burden - not_payable)
+    t = terms.bundle(("personal_account", scheme), lambda r: account_terms(r, scheme))
+    if t is not None and account_use != 0 and personal_burden > 0:
+        payable = personal_burden if t.all_burden else max(0, personal_burden - not_payable)
         if account_use == ACCOUNT_OWN:
             acct = min(max(0, balance), payable)
-        elif account_use == ACCOUNT_MUTUAL_AID and terms.flag(f"{base}.mutual_aid"):
+        elif account_use == ACCOUNT_MUTUAL_AID and t.mutual_aid:
             aid = min(max(0, mutual_aid_balance), payable)
         account = acct + aid
     cash = personal_burden - account

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from yibao.engine.model import CHRONIC, INPATIENT
-from yibao.engine.terms import Terms
+from yibao.engine.terms import Reader
 from yibao.engine.trace import Trace, yuan
 from yibao.money import mul_ratio, percent
 
@@ -38,7 +38,7 @@ def _room(limit: int | None, used: int) -> int | None:
 
 
 def assistance(
-    terms: Terms,
+    terms: Reader,
     category: str,
     visit_type: str,
     base: int,
@@ -97,7 +97,7 @@ class TiltedOutcome:
 
 
 def tilted_assistance(
-    terms: Terms,
+    terms: Reader,
     category: str,
     residual: int,
     base_before: int,

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from yibao.engine.terms import Terms
+from yibao.engine.terms import Reader
 from yibao.engine.trace import Trace, yuan
 from yibao.money import RATIO_ONE, round_div
+from yibao.policy.scale import Scale
 
 RULE = "critical_illness@1"
 
@@ -35,23 +36,48 @@ class CriticalIllnessOutcome:
     limit_available: int | None
 
 
-def entitlement(terms: Terms, scheme: str, cumulative: int) -> tuple[int, int | None]:
-    """(entitled amount in fen for a cumulative base, the cap or None)."""
+@dataclass(frozen=True, slots=True)
+class CriticalIllnessTerms:
+    fund_code: str
+    threshold: int
+    bands: Scale
+    excess: bool  # bands measured after the threshold (else: band edges are amounts of the base)
+    cap: int | None
+    with_first: bool
+    includes_chronic: bool
+    includes_outpatient: bool
+
+
+def critical_illness_terms(r: Reader, scheme: str) -> CriticalIllnessTerms | None:
     base = f"{scheme}.critical_illness"
-    threshold = terms.amount(f"{base}.threshold")
-    bands = terms.scale(f"{base}.bands")
-    mode = terms.choice(f"{base}.mode", "excess")
+    if not r.flag(f"{base}.enabled"):
+        return None
+    return CriticalIllnessTerms(
+        fund_code=r.choice(f"{base}.fund_code", "390200"),
+        threshold=r.amount(f"{base}.threshold"),
+        bands=r.scale(f"{base}.bands"),
+        excess=r.choice(f"{base}.mode", "excess") == "excess",
+        cap=r.cap(f"{base}.annual_cap"),
+        with_first=r.flag(f"{base}.base_includes_self_pay_first"),
+        includes_chronic=r.flag(f"{base}.includes_chronic_outpatient", True),
+        includes_outpatient=r.flag(f"{base}.includes_outpatient_pooling"),
+    )
+
+
+def terms_of(terms: Reader, scheme: str) -> CriticalIllnessTerms | None:
+    return terms.bundle(("critical_illness", scheme), lambda r: critical_illness_terms(r, scheme))
+
+
+def entitlement(t: CriticalIllnessTerms, cumulative: int) -> int:
+    """The entitled amount in fen for a cumulative base, within the cap."""
     # excess: bands measured after the threshold; absolute: band edges are amounts of the base
-    raw = bands.integral(0, cumulative - threshold) if mode == "excess" else bands.integral(threshold, cumulative)
+    raw = t.bands.integral(0, cumulative - t.threshold) if t.excess else t.bands.integral(t.threshold, cumulative)
     entitled = round_div(raw, RATIO_ONE)
-    cap = terms.cap(f"{base}.annual_cap")
-    if cap is not None and entitled > cap:
-        entitled = cap
-    return entitled, cap
+    return entitled if t.cap is None or entitled <= t.cap else t.cap
 
 
 def critical_illness(
-    terms: Terms,
+    terms: Reader,
     scheme: str,
     personal_policy_burden: int,
     self_pay_first: int,
@@ -60,18 +86,18 @@ def critical_illness(
     trace: Trace | None,
 ) -> CriticalIllnessOutcome | None:
     base = f"{scheme}.critical_illness"
-    if not terms.flag(f"{base}.enabled"):
+    t = terms_of(terms, scheme)
+    if t is None:
         return None
-    fund_code = terms.choice(f"{base}.fund_code", "390200")
-    with_first = terms.flag(f"{base}.base_includes_self_pay_first")
+    fund_code, with_first, cap = t.fund_code, t.with_first, t.cap
     base_this = max(0, personal_policy_burden + (self_pay_first if with_first else 0))
     cumulative = base_before + base_this
-    entitled, cap = entitlement(terms, scheme, cumulative)
+    entitled = entitlement(t, cumulative)
     pay = min(max(0, entitled - paid_before), base_this)
     available = None if cap is None else max(0, cap - paid_before)
     if trace:
-        threshold = terms.amount(f"{base}.threshold")
-        mode = terms.choice(f"{base}.mode", "excess")
+        threshold = t.threshold
+        mode = "excess" if t.excess else "absolute"
         trace.add(
             "critical_illness",
             RULE,

@@ -19,7 +19,7 @@ Rules (benefit-rules.md §1.2), in the order they apply:
 from __future__ import annotations
 
 from yibao.engine.model import Claim
-from yibao.engine.terms import Terms
+from yibao.engine.terms import Reader
 from yibao.engine.trace import Trace, adjusted, yuan
 from yibao.money import mul_ratio, percent
 from yibao.policy.resolved import ParamUse
@@ -28,7 +28,7 @@ RULE = "deductible.inpatient@1"
 
 
 def inpatient_deductible(
-    terms: Terms,
+    terms: Reader,
     claim: Claim,
     scheme: str,
     admissions_before: int,
@@ -40,9 +40,9 @@ def inpatient_deductible(
     base = f"{scheme}.inpatient.deductible"
     level = f"level_{claim.hospital_level}"
     amount = terms.amount(f"{base}.{level}")
-    notes: list[str] = [
-        f"{_level_name(claim.hospital_level)}起付线{yuan(amount)}{adjusted(terms.use(f'{base}.{level}'))}"
-    ]
+    notes: list[str] = []
+    if trace:
+        notes.append(f"{_level_name(claim.hospital_level)}起付线{yuan(amount)}{adjusted(terms.use(f'{base}.{level}'))}")
     params: list[ParamUse] = [terms.use(f"{base}.{level}")] if trace else []
     mode = terms.choice(f"{base}.mode", "per_admission")
     ordinal = admissions_before + 1

@@ -20,7 +20,7 @@ from yibao.engine.model import FeeLine
 from yibao.engine.result import LineSplit
 from yibao.errors import InputError
 from yibao.money import decimal_to_fen_half_up, mul_ratio
-from yibao.policy.catalog import CLASS_C, CatalogItem
+from yibao.policy.catalog import CLASS_B, CLASS_C, CatalogItem
 
 
 class MissingDefaultRatio(Exception):
@@ -58,33 +58,33 @@ def split_fee_lines(
     """Split every line; returns (total, full_self_pay, over_limit, self_pay_first, policy_range, lines)."""
     total = full = over = first = scope = 0
     out: list[LineSplit] | None = [] if keep_lines else None
+    find = catalog.get
     for i, line in enumerate(lines):
         amount = line.amount
         total += amount
-        item = catalog.get(line.item_code)
+        item = find(line.item_code)
         reason = ""
-        cap_text = ""
         if item is None:
             cls = line.declared_class
             if cls is None:
                 raise InputError(
                     f"fee_lines[{i}].item_code", f"目录中没有项目 {line.item_code}，且未给出收费项目等级 chrgitm_lv"
                 )
-            ratio = default_b_ratio if cls == 2 else 0
+            ratio = default_b_ratio if cls == CLASS_B else 0
             cap = None
         else:
             cls = item.item_class
-            if item.ratio_by_person_type:
-                ratio = dict(item.ratio_by_person_type).get(person_type, -1)
-                if ratio < 0:
-                    ratio = item.self_pay_first_ratio if item.self_pay_first_ratio is not None else default_b_ratio
-            elif item.self_pay_first_ratio is not None:
-                ratio = item.self_pay_first_ratio
-            else:
-                ratio = default_b_ratio if cls == 2 else 0
             cap = item.payment_standard
             if item.restricted:
                 reason = restriction_failed(item, line, sex, age, visit_type, level)
+            if cls != CLASS_B:
+                ratio = 0
+            elif item.ratio_by_person_type:
+                ratio = next((r for t, r in item.ratio_by_person_type if t == person_type), -1)
+                if ratio < 0:
+                    ratio = default_b_ratio if item.self_pay_first_ratio is None else item.self_pay_first_ratio
+            else:
+                ratio = default_b_ratio if item.self_pay_first_ratio is None else item.self_pay_first_ratio
         if cls == CLASS_C or reason:
             full += amount
             if out is not None:
@@ -93,18 +93,20 @@ def split_fee_lines(
                 )
             continue
         ol = 0
-        if cap is not None:
-            cap_text = str(cap)
-            if line.price > cap:
-                ol = amount - decimal_to_fen_half_up(cap * line.quantity)
-                if amount >= 0:
-                    ol = 0 if ol < 0 else (amount if ol > amount else ol)
-                else:
-                    ol = 0 if ol > 0 else (amount if ol < amount else ol)
+        if cap is not None and line.price > cap:
+            ol = amount - decimal_to_fen_half_up(cap * line.quantity)
+            if amount >= 0:
+                ol = 0 if ol < 0 else (amount if ol > amount else ol)
+            else:
+                ol = 0 if ol > 0 else (amount if ol < amount else ol)
         base = amount - ol
-        if cls == 2 and ratio < 0:
-            raise MissingDefaultRatio
-        psf = mul_ratio(base, ratio) if cls == 2 and ratio else 0
+        if ratio:
+            if ratio < 0:
+                raise MissingDefaultRatio
+            # mul_ratio inlined for the usual non-negative amount: half-up to the fen
+            psf = (base * ratio + 5000) // 10000 if base >= 0 else mul_ratio(base, ratio)
+        else:
+            psf = 0
         over += ol
         first += psf
         scope += base - psf
@@ -120,8 +122,8 @@ def split_fee_lines(
                     ol,
                     psf,
                     base - psf,
-                    ratio if cls == 2 else 0,
-                    cap_text,
+                    ratio,
+                    "" if cap is None else str(cap),
                     "",
                 )
             )

@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from yibao.engine.pooled_fund import PoolOutcome, pay_with_cap
-from yibao.engine.terms import Terms
+from yibao.engine.terms import Reader
 from yibao.engine.trace import Trace, yuan
 from yibao.errors import InputError
 from yibao.money import percent
-from yibao.policy.scale import Scale
+from yibao.policy.scale import flat
 
 RULE_POOLING = "outpatient_pooling@1"
 RULE_CHRONIC = "chronic_outpatient@1"
@@ -42,8 +42,28 @@ def _room(limit: int | None, used: int) -> int | None:
     return None if limit is None else max(0, limit - used)
 
 
+@dataclass(frozen=True, slots=True)
+class PoolingTerms:
+    deductible: int
+    ratio: int
+    cap: int | None
+    on_fee: bool
+
+
+def pooling_terms(r: Reader, scheme: str, level: str) -> PoolingTerms | None:
+    base = f"{scheme}.outpatient_pooling"
+    if not r.flag(f"{base}.enabled"):
+        return None
+    return PoolingTerms(
+        deductible=r.amount(f"{base}.deductible.{level}") if r.has(f"{base}.deductible.{level}") else 0,
+        ratio=r.ratio(f"{base}.ratio.{level}"),
+        cap=r.cap(f"{base}.annual_cap"),
+        on_fee=r.choice(f"{base}.annual_cap_basis", "fund_payment") == "eligible_fee",
+    )
+
+
 def outpatient_pooling(
-    terms: Terms,
+    terms: Reader,
     scheme: str,
     level: str,
     policy_range: int,
@@ -53,16 +73,14 @@ def outpatient_pooling(
     trace: Trace | None,
 ) -> OutpatientOutcome | None:
     base = f"{scheme}.outpatient_pooling"
-    if not terms.flag(f"{base}.enabled"):
+    t = terms.bundle(("outpatient_pooling", scheme, level), lambda r: pooling_terms(r, scheme, level))
+    if t is None:
         return None
-    deductible = terms.amount(f"{base}.deductible.{level}") if terms.has(f"{base}.deductible.{level}") else 0
+    deductible, ratio, cap, on_fee = t.deductible, t.ratio, t.cap, t.on_fee
     due = max(0, deductible - deductible_before)
     used = min(due, max(0, policy_range))
-    ratio = terms.ratio(f"{base}.ratio.{level}")
-    cap = terms.cap(f"{base}.annual_cap")
-    on_fee = terms.choice(f"{base}.annual_cap_basis", "fund_payment") == "eligible_fee"
     room = _room(cap, eligible_before if on_fee else paid_before)
-    pool = pay_with_cap(Scale.of([(0, ratio)]), 0, max(0, policy_range - used), room, on_fee)
+    pool = pay_with_cap(flat(ratio), 0, max(0, policy_range - used), room, on_fee)
     if trace:
         trace.add(
             "outpatient_pooling",
@@ -92,7 +110,7 @@ def outpatient_pooling(
 
 
 def chronic_outpatient(
-    terms: Terms,
+    terms: Reader,
     scheme: str,
     disease: str,
     level: int,
@@ -122,7 +140,7 @@ def chronic_outpatient(
     covered = max(0, policy_range - used)
     room = _room(terms.cap(f"{base}.annual_limit"), disease_paid_before)
     shared = terms.flag(f"{scheme}.chronic.shares_inpatient_cap")
-    scale = Scale.of([(0, ratio)])
+    scale = flat(ratio)
     if shared:
         cap = terms.cap(f"{scheme}.inpatient.annual_cap")
         if terms.choice(f"{scheme}.inpatient.annual_cap_basis", "fund_payment") == "eligible_fee":

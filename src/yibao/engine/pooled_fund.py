@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from yibao.engine.terms import Terms
+from yibao.engine.terms import Reader
 from yibao.engine.trace import Trace, adjusted, yuan
 from yibao.money import RATIO_ONE, percent, round_div
 from yibao.policy.resolved import ParamUse
-from yibao.policy.scale import Scale
+from yibao.policy.scale import Scale, flat
 
 RULE = "pooled_fund.inpatient@1"
 RULE_LARGE = "large_expense@1"
@@ -45,6 +45,12 @@ def pay_with_cap(scale: Scale, start: int, covered: int, cap_remaining: int | No
     """Pay ``scale`` over ``[start, start + covered]`` subject to the remaining cap."""
     if covered <= 0:
         return PoolOutcome(0, scale.rate_at(start), 0, 0, 0, cap_remaining)
+    if len(scale.rates) == 1 and not cap_on_fee and start >= scale.lowers[0]:
+        # a flat ratio, the common case: one product, no band walk
+        rate = scale.rates[0]
+        raw = (covered * rate + RATIO_ONE // 2) // RATIO_ONE
+        if cap_remaining is None or raw <= cap_remaining:
+            return PoolOutcome(raw, rate, covered, covered, 0, cap_remaining)
     if cap_on_fee:
         room = covered if cap_remaining is None else max(0, min(covered, cap_remaining))
         pay = round_div(scale.integral(start, start + room), RATIO_ONE)
@@ -61,8 +67,31 @@ def pay_with_cap(scale: Scale, start: int, covered: int, cap_remaining: int | No
     return PoolOutcome(pay, ratio, covered, within, covered - within, cap_remaining)
 
 
+@dataclass(frozen=True, slots=True)
+class InpatientPoolTerms:
+    scale: Scale
+    banded: bool
+    annual_basis: bool  # bands measured on the year's cumulative covered amount
+    cap: int | None
+    cap_on_fee: bool
+    params: tuple[str, ...]  # the ratio parameters read, for the trace
+
+
+def inpatient_pool_terms(r: Reader, scheme: str, lvl: str) -> InpatientPoolTerms:
+    base = f"{scheme}.inpatient"
+    bands_path = f"{base}.ratio_bands.{lvl}"
+    cap = r.cap(f"{base}.annual_cap")
+    on_fee = r.choice(f"{base}.annual_cap_basis", "fund_payment") == "eligible_fee"
+    if r.has(bands_path):
+        annual = r.choice(f"{base}.ratio_bands_basis", "per_stay") == "annual"
+        return InpatientPoolTerms(r.scale(bands_path), True, annual, cap, on_fee,
+                                  (bands_path, f"{base}.ratio_bands_basis"))  # fmt: skip
+    ratio_path = f"{base}.ratio.{lvl}"
+    return InpatientPoolTerms(flat(r.ratio(ratio_path)), False, False, cap, on_fee, (ratio_path,))
+
+
 def inpatient_pool(
-    terms: Terms,
+    terms: Reader,
     scheme: str,
     level: int,
     deductible_paid: int,
@@ -76,25 +105,18 @@ def inpatient_pool(
     base = f"{scheme}.inpatient"
     lvl = f"level_{level}"
     covered = max(0, policy_range - deductible_paid)
-    bands_path = f"{base}.ratio_bands.{lvl}"
-    if terms.has(bands_path):
-        scale = terms.scale(bands_path)
-        basis = terms.choice(f"{base}.ratio_bands_basis", "per_stay")
-        start = covered_before if basis == "annual" else max(0, deductible_paid)
-        how = f"分段比例（{'按年度累计' if basis == 'annual' else '按本次'}）{scale.describe()}"
-        params: tuple[str, ...] = (bands_path, f"{base}.ratio_bands_basis")
-    else:
-        ratio = terms.ratio(f"{base}.ratio.{lvl}")
-        scale = Scale.of([(0, ratio)])
-        start = 0
-        how = f"报销比例{percent(ratio)}{adjusted(terms.use(f'{base}.ratio.{lvl}')) if trace else ''}"
-        params = (f"{base}.ratio.{lvl}",)
-    cap = terms.cap(f"{base}.annual_cap")
-    cap_on_fee = terms.choice(f"{base}.annual_cap_basis", "fund_payment") == "eligible_fee"
+    t = terms.bundle(("inpatient_pool", scheme, lvl), lambda r: inpatient_pool_terms(r, scheme, lvl))
+    scale, cap, cap_on_fee = t.scale, t.cap, t.cap_on_fee
+    # a flat ratio's axis is irrelevant; bands are measured per stay (from the deductible) or per year
+    start = (covered_before if t.annual_basis else max(0, deductible_paid)) if t.banded else 0
     used = eligible_before if cap_on_fee else paid_before
     remaining = None if cap is None else max(0, cap - used)
     outcome = pay_with_cap(scale, start, covered, remaining, cap_on_fee)
     if trace:
+        if t.banded:
+            how = f"分段比例（{'按年度累计' if t.annual_basis else '按本次'}）{scale.describe()}"
+        else:
+            how = f"报销比例{percent(scale.rates[0])}{adjusted(terms.use(t.params[0]))}"
         cap_note = (
             "不设封顶线"
             if cap is None
@@ -109,14 +131,14 @@ def inpatient_pool(
             "pooled_fund",
             RULE,
             text + f"。统筹基金支付{yuan(outcome.pay)}。",
-            terms.uses(*params, f"{base}.annual_cap", f"{base}.annual_cap_basis"),
+            terms.uses(*t.params, f"{base}.annual_cap", f"{base}.annual_cap_basis"),
             {"covered": covered, "paid_before": paid_before, "eligible_before": eligible_before},
             {"pooled_fund_pay": outcome.pay, "over_cap_fee": outcome.over_cap_fee},
         )
     return outcome
 
 
-def large_expense(terms: Terms, scheme: str, over_cap_fee: int, paid_before: int, trace: Trace | None) -> int:
+def large_expense(terms: Reader, scheme: str, over_cap_fee: int, paid_before: int, trace: Trace | None) -> int:
     """职工大额医疗费用补助: a ratio of the fee above the pooled cap, up to its own cap."""
     base = f"{scheme}.large_expense"
     if over_cap_fee <= 0 or not terms.flag(f"{base}.enabled"):

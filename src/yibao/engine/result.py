@@ -9,6 +9,7 @@ boundary (:mod:`yibao.io.settlement_json`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 POOLED_EMPLOYEE = "310100"
 ACCOUNT = "310200"
@@ -73,11 +74,10 @@ class FundDetail:
         return FUND_NAMES.get(self.fund_code, "其他基金")
 
 
-@dataclass(frozen=True, slots=True)
-class LineSplit:
-    """A fee line's split (the 2301 / 2204 answer)."""
+class LineSplit(NamedTuple):
+    """A fee line's split (the 2301 / 2204 answer). A named tuple: one is built per line."""
 
-    index: int
+    position: int  # the line's index in the claim
     line_no: str
     item_code: str
     item_class: int

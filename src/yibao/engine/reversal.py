@@ -9,8 +9,6 @@ an accumulator would go negative.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from yibao.engine.result import FundDetail, LineSplit, Settlement
 from yibao.engine.state import CHRONIC_COUNTERS, COUNTERS, Accumulators
 from yibao.engine.trace import current, yuan
@@ -105,8 +103,7 @@ def _negate(deltas: dict[str, object]) -> dict[str, object]:
 
 
 def _negate_line(line: LineSplit) -> LineSplit:
-    return replace(
-        line,
+    return line._replace(
         amount=-line.amount,
         full_self_pay=-line.full_self_pay,
         over_limit=-line.over_limit,

@@ -23,9 +23,21 @@ from datetime import date
 from yibao.engine.account import pay_personal_part
 from yibao.engine.assistance import assistance, tilted_assistance
 from yibao.engine.critical_illness import critical_illness
+from yibao.engine.critical_illness import terms_of as critical_illness_terms_of
 from yibao.engine.deductible import inpatient_deductible
 from yibao.engine.fee_split import MissingDefaultRatio, split_fee_lines
-from yibao.engine.model import CHRONIC, INPATIENT, OUTPATIENT, PHARMACY, Claim, Person
+from yibao.engine.model import (
+    ACCOUNT_MUTUAL_AID,
+    ACCOUNT_NONE,
+    ACCOUNT_OWN,
+    CHRONIC,
+    INPATIENT,
+    OUTPATIENT,
+    PHARMACY,
+    VISIT_TYPES,
+    Claim,
+    Person,
+)
 from yibao.engine.outpatient import chronic_outpatient, outpatient_pooling
 from yibao.engine.pooled_fund import inpatient_pool, large_expense
 from yibao.engine.result import (
@@ -38,7 +50,7 @@ from yibao.engine.result import (
     pooled_fund_code,
 )
 from yibao.engine.state import Accumulators, deltas
-from yibao.engine.terms import Terms, terms_for
+from yibao.engine.terms import Reader, terms_for
 from yibao.engine.trace import Trace, current, yuan
 from yibao.errors import InputError, NoPolicyInForce
 from yibao.policy.context import RuleContext
@@ -48,37 +60,43 @@ from yibao.policy.snapshot import PolicySnapshot
 RULE_SPLIT = "fee_split@1"
 
 
+_PREFIX = {"province": 2, "city": 4, "county": 6, "national": 0}
+_LEVEL_NAMES = ("level_0", "level_1", "level_2", "level_3")
+
+
 def area_of(pooling: Region, treatment_region: str) -> str:
     """``local`` inside the insured's pooling region, ``province`` elsewhere in the province, else ``national``."""
-    prefix = {"province": 2, "city": 4, "county": 6, "national": 0}[pooling.level]
+    prefix = _PREFIX[pooling.level]
     if treatment_region[:prefix] == pooling.code[:prefix]:
         return "local"
     return "province" if treatment_region[:2] == pooling.code[:2] else "national"
 
 
 def context_of(claim: Claim, person: Person, area: str) -> RuleContext:
+    # positional: this runs on every settlement (field order as in RuleContext)
     return RuleContext(
-        scheme=person.scheme,
-        person_type=person.person_type,
-        assistance_category=person.assistance_category,
-        age=person.age,
-        sex=person.sex,
-        visit_type=claim.visit_type,
-        hospital_level=f"level_{claim.hospital_level}",
-        area=area,
-        filed=claim.filed,
-        day_surgery=claim.day_surgery,
-        disease=claim.disease,
-        civil_servant=person.civil_servant,
+        person.scheme,
+        person.person_type,
+        person.assistance_category,
+        person.age,
+        person.sex,
+        claim.visit_type,
+        _LEVEL_NAMES[claim.hospital_level],
+        area,
+        claim.filed,
+        claim.day_surgery,
+        claim.disease,
+        person.civil_servant,
     )
 
 
-def rule_date_of(claim: Claim, snapshot: PolicySnapshot, ctx: RuleContext) -> date:
+def rule_date_of(claim: Claim, snapshot: PolicySnapshot) -> date:
     """The date that selects policy values: discharge for inpatient unless the region says otherwise."""
     if claim.visit_type != INPATIENT:
         return claim.settlement_date
-    policy = snapshot.at(claim.insured_region, claim.settlement_date)
-    basis = terms_for(policy, ctx, claim.settlement_date).choice("settlement.rule_date.inpatient", "discharge")
+    policy = snapshot.at(claim.insured_region, claim.settlement_date, "insuplc_admdvs")
+    path = "settlement.rule_date.inpatient"
+    basis = policy.values[path][1].value if path in policy.values else "discharge"
     if basis == "settlement":
         return claim.settlement_date
     chosen = claim.discharge_date if basis == "discharge" else claim.admission_date
@@ -97,11 +115,12 @@ def settle(
 ) -> tuple[Settlement, Accumulators]:
     """Settle ``claim``; returns the settlement and the accumulators after it."""
     trace = current()
+    _check_claim(claim, person)
     tree = snapshot.tree
     pooling = tree.pooling_region(claim.insured_region, "insuplc_admdvs")
     area = area_of(pooling, claim.treatment_region)
     ctx = context_of(claim, person, area)
-    on = rule_date_of(claim, snapshot, ctx)
+    on = rule_date_of(claim, snapshot)
     policy = snapshot.at(claim.insured_region, on, "insuplc_admdvs")
     terms = terms_for(policy, ctx, on)
     scheme = person.scheme
@@ -109,7 +128,7 @@ def settle(
     if state is None:
         state = Accumulators(person.person_id, scheme, pooling.code, on.year)
     _check_state(state, person, pooling.code, on)
-    before = state.for_year(on.year)
+    before = state if state.year == on.year else state.for_year(on.year)
     st = before.copy()
 
     s = Settlement(
@@ -207,10 +226,11 @@ def settle(
                 _detail(s, pooled_fund_code(scheme), pooled, s.policy_range, op.pool.limit_available, "门诊统筹")
         personal_policy = s.policy_range - pooled
 
-    if (
+    ci_terms = critical_illness_terms_of(terms, scheme) if claim.visit_type != PHARMACY else None
+    if ci_terms is not None and (
         claim.visit_type == INPATIENT
-        or (claim.visit_type == CHRONIC and terms.flag(f"{scheme}.critical_illness.includes_chronic_outpatient", True))
-        or (claim.visit_type == OUTPATIENT and terms.flag(f"{scheme}.critical_illness.includes_outpatient_pooling"))
+        or (claim.visit_type == CHRONIC and ci_terms.includes_chronic)
+        or (claim.visit_type == OUTPATIENT and ci_terms.includes_outpatient)
     ):
         ci = critical_illness(
             terms, scheme, personal_policy, s.self_pay_first, st.critical_illness_base, st.critical_illness_paid, trace
@@ -221,7 +241,7 @@ def settle(
             personal_policy -= ci.pay
             _detail(s, ci.fund_code, ci.pay, ci.base, ci.limit_available, "大病保险")
 
-    if claim.visit_type in (INPATIENT, CHRONIC, OUTPATIENT):
+    if claim.visit_type in (INPATIENT, CHRONIC, OUTPATIENT) and person.assistance_category != "none":
         spf_in = terms.flag("assistance.base_includes_self_pay_first")
         base = personal_policy + (s.self_pay_first if spf_in else 0)
         aid = assistance(
@@ -275,8 +295,7 @@ def settle(
             FundDetail(ACCOUNT, acct.account_pay + acct.mutual_aid_pay, acct.payable, None, "个人账户（含共济）")
         )
     s.deltas = deltas(before, st)
-    for use in _applied(terms):
-        s.reasons.append(f"EXC:{use}")
+    s.reasons.extend(f"EXC:{rule}" for rule in terms.applied)
     if trace:
         trace.add(
             "summary",
@@ -289,6 +308,29 @@ def settle(
             {"fund_pay_total": s.fund_pay_total, "personal_burden": s.personal_burden, "cash_pay": s.cash_pay},
         )
     return s, st
+
+
+_LEVELS = (0, 1, 2, 3)
+_PERSON_TYPES = {"employee": ("active", "retiree", "flexible"), "resident": ("student", "minor", "adult")}
+
+
+def _check_claim(claim: Claim, person: Person) -> None:
+    """What the JSON reader checks, checked again for callers of the Python API."""
+    if claim.visit_type not in VISIT_TYPES:
+        raise InputError("visit_type", f"取值 {claim.visit_type!r} 不在 {list(VISIT_TYPES)} 内")
+    if claim.hospital_level not in _LEVELS:
+        raise InputError("hosp_lv", f"医院等级应为 0（基层）到 3：{claim.hospital_level}")
+    if claim.transfer_from_level is not None and claim.transfer_from_level not in _LEVELS:
+        raise InputError("transfer_from_level", f"医院等级应为 0 到 3：{claim.transfer_from_level}")
+    if claim.account_use not in (ACCOUNT_NONE, ACCOUNT_OWN, ACCOUNT_MUTUAL_AID):
+        raise InputError("acct_used_flag", f"应为 0、1 或 2：{claim.account_use}")
+    if (claim.fee_lines is None) == (claim.totals is None):
+        raise InputError("fee_lines", "必须且只能给出费用明细 fee_lines 或分割合计 totals 之一")
+    kinds = _PERSON_TYPES.get(person.scheme)
+    if kinds is None:
+        raise InputError("person.insutype", f"未知的险种 {person.scheme!r}")
+    if person.person_type not in kinds:
+        raise InputError("person.psn_type", f"{person.scheme} 参保人的人员类别不能是 {person.person_type!r}")
 
 
 def _check_state(state: Accumulators, person: Person, region: str, on: date) -> None:
@@ -307,16 +349,7 @@ def _detail(s: Settlement, code: str, amount: int, base: int, available: int | N
         s.details.append(FundDetail(code, amount, base, available, note))
 
 
-def _applied(terms: Terms) -> list[str]:
-    found: list[str] = []
-    for use in terms._uses.values():
-        for e in use.exceptions:
-            if e.rule_id not in found:
-                found.append(e.rule_id)
-    return found
-
-
-def _split(s: Settlement, claim: Claim, person: Person, terms: Terms, keep_lines: bool, trace: Trace | None) -> None:
+def _split(s: Settlement, claim: Claim, person: Person, terms: Reader, keep_lines: bool, trace: Trace | None) -> None:
     path = f"{person.scheme}.fee_split.class_b_self_pay_first_ratio"
     if claim.totals is not None:
         t = claim.totals

@@ -7,7 +7,8 @@ what the original added. All amounts are fen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
+from operator import attrgetter
 
 #: scalar accumulators (name → Chinese label, for traces and documentation)
 COUNTERS: dict[str, str] = {
@@ -58,7 +59,31 @@ class Accumulators:
     chronic: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def copy(self) -> Accumulators:
-        return replace(self, chronic={k: dict(v) for k, v in self.chronic.items()})
+        # written out rather than dataclasses.replace: this runs on every settlement
+        return Accumulators(
+            self.person_id,
+            self.scheme,
+            self.region,
+            self.year,
+            self.admissions,
+            self.deductible_paid,
+            self.inpatient_covered,
+            self.inpatient_eligible,
+            self.pooled_fund_paid,
+            self.large_expense_paid,
+            self.critical_illness_base,
+            self.critical_illness_paid,
+            self.outpatient_deductible_paid,
+            self.outpatient_pooled_paid,
+            self.outpatient_eligible,
+            self.assistance_deductible_paid,
+            self.assistance_paid_outpatient,
+            self.assistance_paid_inpatient,
+            self.tilted_base,
+            self.tilted_paid,
+            self.account_balance,
+            {k: dict(v) for k, v in self.chronic.items()} if self.chronic else {},
+        )
 
     def for_year(self, year: int) -> Accumulators:
         """The accumulators to settle a claim of ``year``: a new year starts from zero
@@ -84,14 +109,16 @@ def new_state(person_id: str, scheme: str, region: str, year: int, account_balan
     return Accumulators(person_id, scheme, region, year, account_balance=account_balance)
 
 
+_DELTA_NAMES = (*COUNTERS, "account_balance")
+_delta_values = attrgetter(*_DELTA_NAMES)
+
+
 def deltas(before: Accumulators, after: Accumulators) -> dict[str, object]:
     """What a settlement changed: ``{counter: delta}`` plus ``chronic: {disease: {name: delta}}``."""
-    out: dict[str, object] = {}
-    for f in fields(Accumulators):
-        if f.name in COUNTERS or f.name == "account_balance":
-            d = getattr(after, f.name) - getattr(before, f.name)
-            if d:
-                out[f.name] = d
+    now, then = _delta_values(after), _delta_values(before)
+    out: dict[str, object] = (
+        {} if now == then else {n: a - b for n, a, b in zip(_DELTA_NAMES, now, then, strict=True) if a != b}
+    )
     chronic: dict[str, dict[str, int]] = {}
     for disease, slot in after.chronic.items():
         for name in CHRONIC_COUNTERS:

@@ -1,37 +1,84 @@
-"""Benefit terms for one context: the parameters a settlement reads, resolved once and reused.
+"""Benefit terms: the parameters a settlement reads, resolved once per kind of person and visit.
 
-``terms_for(policy, ctx, on)`` returns a :class:`Terms` cached on the resolved policy
-per :class:`RuleContext`, so the thousandth outpatient visit of a retiree at a level-2
-hospital reads its ratio from a dict, not from the exception machinery.
+Two layers:
+
+* :class:`Terms` is shared. It caches each parameter's :class:`ParamUse` for one
+  *projection* of the rule context — the attributes the exception rules in force actually
+  test — on the resolved policy, so the thousandth outpatient visit of a retiree reads its
+  ratio from a dict, not from the exception machinery.
+* :class:`Reader` is made per settlement. It answers through the shared cache and records
+  which exception rules the settlement actually relied on, so a settlement's reason codes
+  depend on its own inputs only, never on what was settled before it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import TypeVar, cast
 
 from yibao.policy.context import RuleContext
 from yibao.policy.resolved import ParamUse, ResolvedPolicy
 from yibao.policy.scale import Scale
 
+T = TypeVar("T")
+
 
 class Terms:
-    __slots__ = ("_uses", "ctx", "on", "policy")
+    """Shared, cached parameter resolutions for one context projection."""
 
-    def __init__(self, policy: ResolvedPolicy, ctx: RuleContext, on: date) -> None:
+    __slots__ = ("bundles", "ctx", "policy", "uses")
+
+    def __init__(self, policy: ResolvedPolicy, ctx: RuleContext) -> None:
         self.policy = policy
         self.ctx = ctx
+        self.uses: dict[str, ParamUse] = {}
+        #: a rule step's parameters gathered once: key → (value, exception rules it relied on)
+        self.bundles: dict[object, tuple[object, tuple[str, ...]]] = {}
+
+
+class Reader:
+    """One settlement's view of the terms: typed accessors, and the exceptions it used."""
+
+    __slots__ = ("applied", "on", "policy", "terms", "uses_cache")
+
+    def __init__(self, terms: Terms, on: date) -> None:
+        self.terms = terms
+        self.policy = terms.policy
         self.on = on
-        self._uses: dict[str, ParamUse] = {}
+        self.uses_cache = terms.uses
+        self.applied: list[str] = []
 
     def use(self, path: str) -> ParamUse:
-        found = self._uses.get(path)
+        found = self.uses_cache.get(path)
         if found is None:
-            found = self.policy.resolve(path, self.ctx, self.on)
-            self._uses[path] = found
+            found = self.policy.resolve(path, self.terms.ctx, self.on)
+            self.uses_cache[path] = found
+        if found.exceptions:
+            for e in found.exceptions:
+                if e.rule_id not in self.applied:
+                    self.applied.append(e.rule_id)
         return found
 
     def has(self, path: str) -> bool:
-        return self.policy.has(path)
+        return path in self.policy.values
+
+    def bundle(self, key: object, build: Callable[[Reader], T]) -> T:
+        """The parameters one rule step needs, gathered by ``build`` once per shared terms.
+
+        The exception rules ``build`` relied on are recorded on this reader each time, so the
+        bundle is as explainable as reading the parameters one by one — and much cheaper.
+        """
+        found = self.terms.bundles.get(key)
+        if found is None:
+            probe = Reader(self.terms, self.on)
+            found = (build(probe), tuple(probe.applied))
+            self.terms.bundles[key] = found
+        value, applied = found
+        for rule in applied:
+            if rule not in self.applied:
+                self.applied.append(rule)
+        return cast(T, value)
 
     def amount(self, path: str) -> int:
         value = self.use(path).value
@@ -40,7 +87,7 @@ class Terms:
 
     def cap(self, path: str) -> int | None:
         """An amount that may be unlimited (``None``); a missing parameter is unlimited too."""
-        if not self.policy.has(path):
+        if path not in self.policy.values:
             return None
         value = self.use(path).value
         assert value is None or isinstance(value, int)
@@ -55,12 +102,12 @@ class Terms:
         return value
 
     def flag(self, path: str, default: bool = False) -> bool:
-        if not self.policy.has(path):
+        if path not in self.policy.values:
             return default
         return self.use(path).value is True
 
     def choice(self, path: str, default: str) -> str:
-        if not self.policy.has(path):
+        if path not in self.policy.values:
             return default
         value = self.use(path).value
         assert isinstance(value, str)
@@ -73,13 +120,15 @@ class Terms:
 
     def uses(self, *paths: str) -> tuple[ParamUse, ...]:
         """The ParamUses of the paths that exist, for a trace step."""
-        return tuple(self.use(p) for p in paths if self.policy.has(p))
+        return tuple(self.use(p) for p in paths if p in self.policy.values)
 
 
-def terms_for(policy: ResolvedPolicy, ctx: RuleContext, on: date) -> Terms:
-    found = policy.memo.get(ctx)
+def terms_for(policy: ResolvedPolicy, ctx: RuleContext, on: date) -> Reader:
+    """A fresh reader over the shared terms for ``ctx``'s projection."""
+    key = policy.projection(ctx)
+    found = policy.memo.get(key)
     if found is None:
-        found = Terms(policy, ctx, on)
-        policy.memo[ctx] = found
+        found = Terms(policy, ctx)
+        policy.memo[key] = found
     assert isinstance(found, Terms)
-    return found
+    return Reader(found, on)

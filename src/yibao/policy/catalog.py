@@ -15,7 +15,7 @@ and the Chinese headers agencies use.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -142,10 +142,11 @@ class CatalogItem:
     valid_from: date | None
     valid_to: date | None
     region: str
+    #: whether any restriction is set (derived; kept as a field because every fee line asks)
+    restricted: bool = field(init=False)
 
-    @property
-    def restricted(self) -> bool:
-        return (
+    def __post_init__(self) -> None:
+        restricted = (
             self.sex is not None
             or self.age_min is not None
             or self.age_max is not None
@@ -153,6 +154,7 @@ class CatalogItem:
             or self.min_hospital_level is not None
             or self.indication_required
         )
+        object.__setattr__(self, "restricted", restricted)
 
     def valid_on(self, on: date) -> bool:
         return (self.valid_from is None or self.valid_from <= on) and (self.valid_to is None or on <= self.valid_to)

@@ -1,14 +1,17 @@
 """The facts about a settlement that exception rules may test (their ``when``).
 
-A :class:`RuleContext` is hashable: the engine resolves a claim's benefit terms once
-per distinct context and reuses them, which is what keeps real-time settlement in
-microseconds.
+A :class:`RuleContext` is a named tuple — cheap to build and to hash. The engine resolves
+a claim's benefit terms once per distinct *projection* of the context onto the attributes
+the policy's exception rules actually test (:meth:`Condition.attributes`), so a policy that
+only distinguishes retirees and out-of-area care keeps a handful of cached terms however
+many ages and diseases pass through.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from yibao.policy.schema import CATEGORIES, LEVELS, SCHEMES
 
@@ -34,8 +37,7 @@ BOOL_ATTRIBUTES = ("filed", "day_surgery", "civil_servant")
 AGE_BOUNDS = ("age_at_least", "age_below")
 
 
-@dataclass(frozen=True, slots=True)
-class RuleContext:
+class RuleContext(NamedTuple):
     scheme: str
     person_type: str
     assistance_category: str  # "none" when the person is in no category
@@ -69,6 +71,13 @@ class Condition:
         if self.age_at_least is not None and ctx.age < self.age_at_least:
             return False
         return not (self.age_below is not None and ctx.age >= self.age_below)
+
+    def attributes(self) -> set[str]:
+        """The context attributes this condition reads."""
+        names = {name for name, _ in self.allowed}
+        if self.age_at_least is not None or self.age_below is not None:
+            names.add("age")
+        return names
 
     def describe(self) -> str:
         parts = [f"{name}∈{{{','.join(sorted(str(v) for v in values))}}}" for name, values in self.allowed]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from yibao.errors import UnknownRegion
 
 NATIONAL = "000000"
+_LEVEL_CACHE: dict[str, str] = {}
 _CODE = re.compile(r"^\d{6}$")
 
 
@@ -60,7 +61,7 @@ class Region:
 
     @property
     def level(self) -> str:
-        return region_level(self.code)
+        return _LEVEL_CACHE.get(self.code) or _LEVEL_CACHE.setdefault(self.code, region_level(self.code))
 
 
 class RegionTree:
@@ -68,6 +69,7 @@ class RegionTree:
 
     def __init__(self, regions: Mapping[str, Region]) -> None:
         self._regions = dict(regions)
+        self._pooling: dict[str, Region] = {}
 
     @classmethod
     def build(cls, declared: Mapping[str, tuple[str, bool]]) -> RegionTree:
@@ -106,10 +108,12 @@ class RegionTree:
 
     def pooling_region(self, code: str, field: str = "") -> Region:
         """The region whose fund and policy govern ``code`` (nearest pooling ancestor-or-self)."""
-        for region in reversed(self.chain(code, field)):
-            if region.pooling:
-                return region
-        return self.get(code, field)
+        found = self._pooling.get(code)
+        if found is None:
+            chain = self.chain(code, field)
+            found = next((r for r in reversed(chain) if r.pooling), chain[-1])
+            self._pooling[code] = found
+        return found
 
     def descendants(self, code: str) -> list[Region]:
         return [r for r in self._regions.values() if r.code != code and code in self._ancestry(r.code)]

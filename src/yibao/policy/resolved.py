@@ -8,8 +8,10 @@ from (for the explanation trace).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 
 from yibao.errors import NoPolicyInForce, RuleConflict
 from yibao.policy.catalog import CatalogItem
@@ -95,7 +97,14 @@ class ResolvedPolicy:
         self.catalog = catalog
         self._by_path: dict[str, list[tuple[ExceptionRule, DatedEffect]]] = {}
         self._cache: dict[tuple[str, RuleContext], ParamUse] = {}
-        #: free slot for the engine to memoise terms per context (kept with the policy it came from)
+        #: the context attributes any exception in force tests: contexts that agree on these
+        #: resolve every parameter identically
+        self.tested: tuple[str, ...] = tuple(
+            sorted({name for rule, _ in exceptions for name in rule.when.attributes()})
+        )
+        getter = attrgetter(*self.tested) if self.tested else None
+        self.projection: Callable[[RuleContext], object] = getter if getter is not None else _nothing
+        #: free slot for the engine to memoise terms per projection (kept with the policy it came from)
         self.memo: dict[object, object] = {}
 
     def has(self, path: str) -> bool:
@@ -159,6 +168,10 @@ class ResolvedPolicy:
 
     def optional(self, path: str, ctx: RuleContext, on: date) -> ParamUse | None:
         return self.resolve(path, ctx, on) if path in self.values else None
+
+
+def _nothing(_ctx: RuleContext) -> object:
+    return ()
 
 
 def _choices(param: Parameter) -> tuple[str, ...]:

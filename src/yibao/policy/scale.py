@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from yibao.money import RATIO_ONE, fen_to_yuan, percent, ratio_to_str
 
@@ -112,6 +113,12 @@ class Scale:
         return [
             {"from": fen_to_yuan(lo), "rate": ratio_to_str(r)} for lo, r in zip(self.lowers, self.rates, strict=True)
         ]
+
+
+@lru_cache(maxsize=1024)
+def flat(ratio_bp: int) -> Scale:
+    """The one-band scale of a flat ratio (cached: flat ratios are read on every settlement)."""
+    return Scale((0,), (ratio_bp,))
 
 
 def clip_ratio(ratio_bp: int) -> int:

@@ -69,6 +69,7 @@ class PolicySnapshot:
         self.overlays = tuple(overlays)
         self._effective: dict[str, _Effective] = {}
         self._resolved: dict[tuple[str, int], ResolvedPolicy] = {}
+        self._owners: dict[str, str] = {}
         self.id = self._hash()
 
     # -- content -------------------------------------------------------------------------
@@ -137,8 +138,21 @@ class PolicySnapshot:
 
     # -- the scalar engine's view ------------------------------------------------------------
 
+    def owner(self, region: str, field: str = "") -> str:
+        """The nearest region at or above ``region`` with policy of its own: regions without
+        files of their own (a city's listed counties) share their parent's resolved policy."""
+        found = self._owners.get(region)
+        if found is None:
+            chain = self.tree.chain(region, field)
+            found = next(
+                (r.code for r in reversed(chain) if r.code in self.layers or r.code in self.catalogs), chain[-1].code
+            )
+            self._owners[region] = found
+        return found
+
     def at(self, region: str, on: date, field: str = "") -> ResolvedPolicy:
         """The policy in force for ``region`` on ``on`` (cached per interval between changes)."""
+        region = self.owner(region, field)
         eff = self.effective(region, field)
         idx = bisect_right(eff.breakpoints, on)
         key = (region, idx)
