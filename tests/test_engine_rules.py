@@ -426,7 +426,7 @@ def test_equal_priority_exceptions_conflict_at_load_and_at_settlement() -> None:
     settle(stay("980106", "10800"), EMP, None, unchecked)  # an active employee meets neither: no conflict
 
 
-def test_reasons_depend_only_on_the_settlement_itself(rules) -> None:
+def test_reasons_depend_only_on_the_settlement_itself() -> None:
     """A settlement's EXC: codes list the exception rules it relied on, not those an earlier
     settlement of someone with the same profile relied on (terms are shared between them)."""
     big = stay(BASE, "150800", claim_id="big", treatment_region="440100", filed=True)

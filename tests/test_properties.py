@@ -194,14 +194,19 @@ def test_no_fund_pays_more_than_its_cap_over_a_year(snapshot: PolicySnapshot, ye
         assert within(slot["paid"], cap(f"{s}.chronic.{disease}.annual_limit"))
 
 
-@SETTINGS
-@given(years(), st.data())
-def test_settle_then_reverse_returns_the_state_exactly(snapshot: PolicySnapshot, year, data) -> None:
+def pick(year, data, snapshot: PolicySnapshot) -> tuple[Person, Claim, Accumulators]:
+    """One claim of a settled year, with the accumulators just before it."""
     who, claims_, balance = year
     results = run_year(who, claims_, balance, snapshot)
     i = data.draw(st.integers(0, len(results) - 1))
-    claim, _, _ = results[i]
-    before = results[i - 1][2] if i else state_for(who, claim, balance, snapshot)
+    claim = results[i][0]
+    return who, claim, results[i - 1][2] if i else state_for(who, claim, balance, snapshot)
+
+
+@SETTINGS
+@given(years(), st.data())
+def test_settle_then_reverse_returns_the_state_exactly(snapshot: PolicySnapshot, year, data) -> None:
+    who, claim, before = pick(year, data, snapshot)
     s, after = settle(claim, who, before, snapshot)
     negated, restored = reverse(s, after)
     assert restored == before
@@ -213,11 +218,7 @@ def test_settle_then_reverse_returns_the_state_exactly(snapshot: PolicySnapshot,
 @SETTINGS
 @given(years(), st.data())
 def test_raising_a_fee_never_lowers_fund_payment(snapshot: PolicySnapshot, year, data) -> None:
-    who, claims_, balance = year
-    results = run_year(who, claims_, balance, snapshot)
-    i = data.draw(st.integers(0, len(results) - 1))
-    claim = results[i][0]
-    before = results[i - 1][2] if i else state_for(who, claim, balance, snapshot)
+    who, claim, before = pick(year, data, snapshot)
     extra = data.draw(st.integers(1, 5_000_000))
     if claim.totals is not None:
         t = claim.totals

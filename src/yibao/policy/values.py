@@ -23,38 +23,22 @@ UNLIMITED = None
 UNLIMITED_WORDS = ("unlimited", "不设封顶", "无封顶")
 
 
-class _Abolished:
-    """Marker: the parameter stops existing from this date."""
+class _Marker:
+    """A named singleton value that no parsed parameter can equal."""
 
-    _instance: _Abolished | None = None
+    __slots__ = ("name",)
 
-    def __new__(cls) -> _Abolished:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def __repr__(self) -> str:
-        return "ABOLISHED"
+        return self.name
 
 
-ABOLISHED = _Abolished()
-
-
-class _Inherit:
-    """Marker: from this date the region follows its parent again (``value: inherit``)."""
-
-    _instance: _Inherit | None = None
-
-    def __new__(cls) -> _Inherit:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "INHERIT"
-
-
-INHERIT = _Inherit()
+#: the parameter stops existing from this date (``value: null``)
+ABOLISHED = _Marker("ABOLISHED")
+#: from this date the region follows its parent again (``value: inherit``)
+INHERIT = _Marker("INHERIT")
 INHERIT_WORD = "inherit"
 
 
