@@ -427,15 +427,16 @@ def test_equal_priority_exceptions_conflict_at_load_and_at_settlement() -> None:
 
 
 def test_reasons_depend_only_on_the_settlement_itself() -> None:
-    """A settlement's EXC: codes list the exception rules it relied on, not those an earlier
-    settlement of someone with the same profile relied on (terms are shared between them)."""
-    big = stay(BASE, "150800", claim_id="big", treatment_region="440100", filed=True)
-    small = stay(BASE, "1000", claim_id="small")
+    """A settlement's EXC: codes list the exception rules it relied on — not those an earlier
+    settlement with the same profile relied on (the cached terms are shared between them)."""
+    poor = person("employee", "active", category="subsistence_allowance", pid="E5")
+    visit = stay(BASE, "1000", level=0, visit_type="outpatient", claim_id="o")
     fresh = load_policy_dir([NATIONAL, FIXTURES / "rules"])
-    (alone,) = run(fresh, [small], RETIREE)
-    run(fresh, [big], person("employee", "retiree", age=66, pid="other"))
-    (after,) = run(fresh, [small], RETIREE)
-    assert alone.reasons == after.reasons == ["EXC:retiree_uplift"]
+    (alone,) = run(fresh, [visit], poor)
+    run(fresh, [stay(BASE, "5000", claim_id="i")], poor)  # reads the halved inpatient deductible
+    (after,) = run(fresh, [visit], poor)
+    assert alone.reasons == after.reasons
+    assert "EXC:assisted_deductible_half" not in after.reasons
 
 
 def test_terms_are_shared_by_contexts_that_the_rules_cannot_tell_apart() -> None:
