@@ -52,8 +52,10 @@ def critical_illness_terms(r: Reader, scheme: str) -> CriticalIllnessTerms | Non
     base = f"{scheme}.critical_illness"
     if not r.flag(f"{base}.enabled"):
         return None
+    fund_code = r.use(f"{base}.fund_code").value  # required: a wrong fund is an accounting error
+    assert isinstance(fund_code, str)
     return CriticalIllnessTerms(
-        fund_code=r.choice(f"{base}.fund_code", "390200"),
+        fund_code=fund_code,
         threshold=r.amount(f"{base}.threshold"),
         bands=r.scale(f"{base}.bands"),
         excess=r.choice(f"{base}.mode", "excess") == "excess",
