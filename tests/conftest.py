@@ -69,3 +69,59 @@ def inpatient(
         totals=split,
         **kw,  # type: ignore[arg-type]
     )
+
+
+# -- the real-time service ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """(platform, base URL) of a running server on a fresh database of each backend."""
+    from harness import build, close_clients, database, serving
+
+    with database(request.param, tmp_path_factory.mktemp(request.param)) as url:
+        platform = build(url)
+        try:
+            with serving(platform) as base:
+                yield platform, base
+                close_clients()
+        finally:
+            platform.engine.dispose()
+
+
+_person_seq = iter(range(1, 10**6))
+
+
+def new_person(
+    platform,
+    insutype: str = "310",
+    psn_type: str = "1101",
+    balance: str = "0",
+    category: str = "none",
+    region: str = "445100",
+    birth: str = "1980-05-05",
+    payer: str = "",
+) -> str:
+    """A fresh insured person (so a test's accumulators are its own)."""
+    from yibao.service.registry import load_registry
+    from yibao.store.db import transaction
+
+    n = next(_person_seq)
+    psn_no = f"T{n:08d}{insutype}"
+    person = {
+        "psn_no": psn_no,
+        "certno": f"4451021980{n:07d}X"[-18:],
+        "psn_name": "测试人员",
+        "gend": "1",
+        "brdy": birth,
+        "balc": balance,
+        "enrolments": [
+            {"insutype": insutype, "psn_type": psn_type, "insuplc_admdvs": region, "begndate": "2010-01-01",
+             "assistance_category": category}
+        ],
+    }  # fmt: skip
+    if payer:
+        person["mutual_aid_payer"] = payer
+    with transaction(platform.sessions) as session:
+        load_registry(session, platform.cipher, {"persons": [person]})
+    return psn_no

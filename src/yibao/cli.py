@@ -27,8 +27,11 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(help="政策参数：校验、查询、比较。", no_args_is_help=True)
 catalog_app = typer.Typer(help="三目录：校验目录文件。", no_args_is_help=True)
+db_app = typer.Typer(help="数据库：迁移、装载参保人与定点机构。", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(db_app, name="db")
+DbUrl = Annotated[str | None, typer.Option("--db", help="数据库地址（默认 $YIBAO_DB 或 sqlite:///yibao.db）")]
 
 err = Console(stderr=True)
 
@@ -293,6 +296,82 @@ def catalog_check(
         f"有限定条件 {sum(1 for i in items if i.restricted)} 个。",
         highlight=False,
         soft_wrap=True,
+    )
+
+
+@app.command()
+def keygen() -> None:
+    """生成一把新的个人信息加密密钥（base64），用于 YIBAO_PII_KEY。例：export YIBAO_PII_KEY=$(yibao keygen)"""
+    from yibao.store.pii import PiiCipher
+
+    sys.stdout.write(PiiCipher.generate_key() + "\n")
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbUrl = None) -> None:
+    """把数据库迁移到最新结构。例：yibao db upgrade --db postgresql+psycopg://postgres@127.0.0.1/yibao"""
+    from yibao.settings import Settings
+    from yibao.store.db import make_engine
+    from yibao.store.migrate import upgrade
+
+    settings = Settings.from_env(db_url=db)
+    upgrade(make_engine(settings.db_url))
+    Console().print(f"数据库已迁移到最新结构：{make_engine(settings.db_url).url.render_as_string(hide_password=True)}")
+
+
+@db_app.command("load")
+def db_load(
+    file: Annotated[Path, typer.Argument(help="参保人、定点机构 JSON（格式见 docs/service.md）")],
+    db: DbUrl = None,
+    policy_dir: PolicyDir = DEFAULT_POLICY_DIR,
+) -> None:
+    """装载参保人、参保记录、个人账户、电子凭证与定点机构。例：yibao db load examples/registry.json"""
+    from yibao.service.bootstrap import build_platform
+    from yibao.service.registry import load_registry
+    from yibao.settings import Settings
+    from yibao.store.db import transaction
+
+    try:
+        platform = build_platform(Settings.from_env(db_url=db, policy_dir=policy_dir))
+        with transaction(platform.sessions) as session:
+            counts = load_registry(session, platform.cipher, _read_json(file, "FILE"))
+    except YibaoError as e:
+        raise _fail(e) from None
+    Console().print(
+        f"已装载：{counts['institutions']} 个定点机构，{counts['persons']} 名参保人，{counts['enrolments']} 条参保记录。",
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def serve(
+    db: DbUrl = None,
+    host: Annotated[str, typer.Option("--host", help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="监听端口")] = 8080,
+    policy_dir: PolicyDir = DEFAULT_POLICY_DIR,
+    workers: Annotated[int, typer.Option("--workers", help="工作进程数（SQLite 请用 1）")] = 1,
+) -> None:
+    """启动国家医保接口服务（POST /fsi/api/rsfComIfsService/callService）。例：yibao serve --port 8080"""
+    import uvicorn
+
+    from yibao.api.server import app_from_env
+    from yibao.settings import Settings
+
+    settings = Settings.from_env(db_url=db, policy_dir=policy_dir)
+    try:
+        app_from_env(settings)  # fail fast here, before the server forks or binds
+    except YibaoError as e:
+        raise _fail(e) from None
+    os.environ["YIBAO_DB"] = settings.db_url
+    os.environ["YIBAO_POLICY_DIR"] = str(settings.policy_dir)
+    uvicorn.run(
+        "yibao.api.server:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
     )
 
 

@@ -52,10 +52,13 @@ def pay_personal_part(
     mutual_aid_balance: int,
     trace: Trace | None,
 ) -> AccountOutcome:
-    base = f"{scheme}.personal_account"
+    # a family member's account (共济) is an employee's account: its rules are the employee scheme's,
+    # whatever the scheme of the person it pays for (国办发〔2021〕14号: 配偶、父母、子女)
+    owner = "employee" if account_use == ACCOUNT_MUTUAL_AID else scheme
+    base = f"{owner}.personal_account"
     account = acct = aid = 0
     payable = 0
-    t = terms.bundle(("personal_account", scheme), lambda r: account_terms(r, scheme))
+    t = terms.bundle(("personal_account", owner), lambda r: account_terms(r, owner))
     if t is not None and account_use != 0 and personal_burden > 0:
         payable = personal_burden if t.all_burden else max(0, personal_burden - not_payable)
         if account_use == ACCOUNT_OWN:

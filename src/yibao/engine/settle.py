@@ -46,6 +46,7 @@ from yibao.engine.result import (
     LARGE_EXPENSE,
     TILTED_ASSISTANCE,
     FundDetail,
+    LineSplit,
     Settlement,
     pooled_fund_code,
 )
@@ -390,3 +391,19 @@ def _split(s: Settlement, claim: Claim, person: Person, terms: Reader, keep_line
                 "policy_range": s.policy_range,
             },
         )
+
+
+def split_lines(claim: Claim, person: Person, snapshot: PolicySnapshot) -> list[LineSplit]:
+    """Each fee line's split as the platform answers a fee upload (2204 / 2301), under the policy in
+    force on ``claim.settlement_date`` (the upload date: a stay's discharge date is not known yet)."""
+    _check_claim(claim, person)
+    pooling = snapshot.tree.pooling_region(claim.insured_region, "insuplc_admdvs")
+    ctx = context_of(claim, person, area_of(pooling, claim.treatment_region))
+    terms = terms_for(
+        snapshot.at(claim.insured_region, claim.settlement_date, "insuplc_admdvs"), ctx, claim.settlement_date
+    )
+    s = Settlement(claim.claim_id, person.person_id, person.scheme, pooling.code, claim.visit_type,
+                   claim.settlement_date.isoformat(), claim.settlement_date.year, snapshot.id)  # fmt: skip
+    _split(s, claim, person, terms, True, None)
+    assert s.lines is not None
+    return s.lines

@@ -1,0 +1,151 @@
+"""The ASGI application: the national interface's ``callService`` endpoint.
+
+Every request is one database transaction. A repeated ``msgid`` gets the answer it got the
+first time and changes nothing; a refusal (``infcode = -1``) rolls back everything the
+request had done; an unexpected failure does the same and says so without details. Every
+business answer — success or refusal — is HTTP 200 with the envelope.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Mapping
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from yibao.api import envelope
+from yibao.api.auth import GatewayAuthError, GatewayKeys, NonceCache, authenticate, require_institution
+from yibao.api.jsonout import dumps
+from yibao.api.transactions import TRANSACTIONS, Call
+from yibao.errors import InputError, YibaoError
+from yibao.service.messages import TOMBSTONE, recall, remember
+from yibao.service.platform import Platform
+from yibao.store.pii import PiiLogFilter
+
+log = logging.getLogger("yibao.api")
+log.addFilter(PiiLogFilter())
+
+PATHS = ("/fsi/api/rsfComIfsService/callService",)
+
+
+class Gateway:
+    """Processes one message end to end (synchronous: runs in the server's thread pool)."""
+
+    def __init__(self, platform: Platform, keys: GatewayKeys | None = None) -> None:
+        self.platform = platform
+        self.keys = keys if keys is not None and len(keys) else None
+        self.nonces = NonceCache()
+        self._seq = itertools.count(1)
+
+    def refmsgid(self) -> str:
+        now = self.platform.clock()
+        return f"{self.platform.admdvs}{now:%Y%m%d%H%M%S}{next(self._seq) % 10**10:010d}"
+
+    def handle(self, body: bytes, headers: Mapping[str, str], infno_in_path: str | None = None) -> str:
+        received = self.platform.clock()
+        refmsgid = self.refmsgid()
+
+        def refuse(message: str) -> str:
+            return dumps(envelope.answer(-1, refmsgid, received, self.platform.clock(), {}, message))
+
+        try:
+            env = envelope.parse(body, infno_in_path)
+        except InputError as e:
+            return refuse(e.message)
+        if self.keys is not None:
+            try:
+                auth = authenticate(headers, self.keys, int(time.time() * 1000), nonces=self.nonces)
+                require_institution(auth, env.fixmedins_code)
+            except GatewayAuthError as e:
+                return refuse(e.message)
+        tx = TRANSACTIONS.get(env.infno)
+        if tx is None:
+            return refuse(f"字段 infno：未知的交易编号 {env.infno}")
+        for attempt in (1, 2):
+            try:
+                return self._run(env, tx.writes, refmsgid, received)
+            except IntegrityError:
+                # the same msgid committed concurrently (or an id collided): answer from what is stored
+                if attempt == 2:
+                    log.exception("transaction %s failed twice on integrity", env.infno)
+                    return refuse("平台繁忙，请稍后以同一报文ID重试")
+        raise AssertionError("unreachable")
+
+    def _run(self, env: envelope.Envelope, writes: bool, refmsgid: str, received: datetime) -> str:
+        platform = self.platform
+        session = platform.sessions()
+        try:
+            session.begin()
+            known = recall(session, env.msgid) if writes else None
+            if known is not None:
+                session.rollback()
+                if known.status == TOMBSTONE:
+                    return self._refusal(refmsgid, received, "该报文已被冲正（2601），不再处理")
+                if known.fixmedins_code != env.fixmedins_code:
+                    return self._refusal(refmsgid, received, "字段 msgid：报文ID已被其他机构使用")
+                return known.response
+            call = Call(platform, session, env, received)
+            try:
+                output = TRANSACTIONS[env.infno].handler(call)
+            except YibaoError as e:
+                session.rollback()
+                refused = self._refusal(refmsgid, received, e.message)
+            except IntegrityError:
+                session.rollback()
+                raise
+            except Exception:
+                session.rollback()
+                log.exception("transaction %s failed", env.infno)
+                refused = self._refusal(refmsgid, received, "平台内部错误，交易未处理，请稍后重试")
+            else:
+                answer = dumps(envelope.answer(0, refmsgid, received, platform.clock(), output))
+                if writes:
+                    remember(session, env.msgid, env.infno, env.fixmedins_code, received, answer,
+                             call.setl_id, call.mdtrt_id)  # fmt: skip
+                    session.commit()
+                else:
+                    session.rollback()
+                return answer
+            if writes:
+                # remember the refusal too, so a repeat of this msgid gets the same answer
+                session.begin()
+                if recall(session, env.msgid) is None:
+                    remember(session, env.msgid, env.infno, env.fixmedins_code, received, refused)
+                session.commit()
+            return refused
+        finally:
+            session.close()
+
+    def _refusal(self, refmsgid: str, received: datetime, message: str) -> str:
+        return dumps(envelope.answer(-1, refmsgid, received, self.platform.clock(), {}, message))
+
+
+def create_app(platform: Platform, keys: GatewayKeys | None = None) -> FastAPI:
+    gateway = Gateway(platform, keys)
+    app = FastAPI(
+        title="yibao",
+        description="医疗保障信息平台 定点医药机构接口（callService）",
+        version="0.1.0",
+    )
+    app.state.gateway = gateway
+
+    async def call(request: Request, infno: str | None = None) -> Response:
+        body = await request.body()
+        text = await run_in_threadpool(gateway.handle, body, dict(request.headers), infno)
+        return Response(content=text, media_type="application/json; charset=utf-8")
+
+    for path in PATHS:
+        app.add_api_route(path, call, methods=["POST"], include_in_schema=True)
+        app.add_api_route(path + "/{infno}", call, methods=["POST"], include_in_schema=True)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "policy_snapshot": platform.snapshot.id}
+
+    return app

@@ -1,0 +1,384 @@
+"""Settle a visit and cancel a settlement: one database transaction each, or nothing.
+
+Lock order, the same in every use case so two of them cannot deadlock:
+visit row → accumulator row (person × scheme × region × year) → account rows (by ``psn_no``).
+The accumulator lock is what serialises concurrent settlements of one person, so no annual
+cap can be overshot (DESIGN.md §2). On SQLite every write transaction is ``BEGIN IMMEDIATE``,
+which serialises writers altogether.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from yibao.engine import reverse, settle
+from yibao.engine.model import ACCOUNT_MUTUAL_AID, INPATIENT
+from yibao.engine.result import FundDetail, Settlement
+from yibao.engine.settle import rule_date_of
+from yibao.engine.state import COUNTERS, Accumulators
+from yibao.errors import InputError
+from yibao.io.claim_json import ACCOUNT_FLAGS
+from yibao.io.fields import Fields
+from yibao.io.settlement_json import CLR_TYPES
+from yibao.service.fees import engine_line, visit_claim
+from yibao.service.platform import Platform
+from yibao.service.registry import engine_person, enrolment_on
+from yibao.service.visits import DISCHARGED, OPEN, SETTLED
+from yibao.store.models import (
+    Account,
+    AccountMovement,
+    Accumulator,
+    FeeLine,
+    MutualAidBinding,
+    Person,
+    SettlementDetail,
+    Visit,
+)
+from yibao.store.models import Settlement as SettlementRow
+
+#: request amounts a client may echo (2207/2304 send the sums of the 2204/2301 answers)
+ECHOED = (
+    ("medfee_sumamt", "total"),
+    ("fulamt_ownpay_amt", "full_self_pay"),
+    ("overlmt_selfpay", "over_limit"),
+    ("preselfpay_amt", "self_pay_first"),
+    ("inscp_scp_amt", "policy_range"),
+)
+
+
+@dataclass
+class Outcome:
+    """A settlement (or its cancel) with what the answer needs besides the amounts."""
+
+    result: Settlement
+    setl_id: str | None
+    setl_time: datetime
+    person: Person
+    psn_type: str
+    med_type: str
+
+
+# -- accumulators and accounts ------------------------------------------------------------------
+
+
+def _accumulator(session: Session, key: dict[str, object], lock: bool) -> Accumulator:
+    if not lock:
+        found = session.get(Accumulator, (key["psn_no"], key["insutype"], key["region_code"], key["year"]))
+        return found if found is not None else Accumulator(**key, chronic="{}", **dict.fromkeys(COUNTERS, 0))
+    bind = session.get_bind()
+    assert isinstance(bind, Engine) or hasattr(bind, "dialect")
+    insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(Accumulator).values(**key).on_conflict_do_nothing())
+    row = session.scalar(
+        select(Accumulator)
+        .where(
+            Accumulator.psn_no == key["psn_no"],
+            Accumulator.insutype == key["insutype"],
+            Accumulator.region_code == key["region_code"],
+            Accumulator.year == key["year"],
+        )
+        .with_for_update()
+    )
+    assert row is not None
+    return row
+
+
+def _account(session: Session, psn_no: str, lock: bool) -> Account:
+    stmt = select(Account).where(Account.psn_no == psn_no)
+    row = session.scalar(stmt.with_for_update() if lock else stmt)
+    if row is None:
+        row = Account(psn_no=psn_no, balance=0)
+        if lock:
+            session.add(row)
+            session.flush()
+    return row
+
+
+def to_engine(row: Accumulator, scheme: str, balance: int) -> Accumulators:
+    acc = Accumulators(row.psn_no, scheme, row.region_code, row.year, account_balance=balance)
+    for name in COUNTERS:
+        setattr(acc, name, getattr(row, name) or 0)
+    acc.chronic = {k: dict(v) for k, v in json.loads(row.chronic or "{}").items()}
+    return acc
+
+
+def from_engine(row: Accumulator, acc: Accumulators) -> None:
+    for name in COUNTERS:
+        setattr(row, name, getattr(acc, name))
+    row.chronic = json.dumps(acc.chronic, sort_keys=True)
+
+
+# -- settle -------------------------------------------------------------------------------------
+
+
+def settle_visit(
+    session: Session,
+    platform: Platform,
+    visit: Visit,
+    data: Fields,
+    msgid: str,
+    commit: bool,
+) -> Outcome:
+    """Pre-settle (``commit=False``: 2206/2303/2101) or settle (2207/2304/2102) a visit."""
+    now = platform.clock()
+    mid = data.flag("mid_setl_flag")
+    if visit.status == SETTLED:
+        raise InputError("mdtrt_id", "该就诊已结算，不能重复结算")
+    if visit.status not in (OPEN, DISCHARGED):
+        raise InputError("mdtrt_id", f"就诊状态为 {visit.status}，不能结算")
+    if visit.visit_type == INPATIENT and visit.status != DISCHARGED and not mid:
+        raise InputError("mdtrt_id", "住院就诊尚未办理出院（2402），不能结算；中途结算请传 mid_setl_flag=1")
+    insutype = data.text("insutype", required=False) or visit.insutype
+    if insutype != visit.insutype:
+        raise InputError(data.where("insutype"), "险种类型与就诊登记不符")
+    rows = list(
+        session.scalars(
+            select(FeeLine)
+            .where(FeeLine.mdtrt_id == visit.mdtrt_id, FeeLine.status == "active", FeeLine.setl_id.is_(None))
+            .order_by(FeeLine.id)
+        )
+    )
+    if not rows:
+        raise InputError("mdtrt_id", "没有待结算的费用明细")
+    person = session.get(Person, visit.psn_no)
+    enrolment = enrolment_on(session, visit.psn_no, visit.insutype, visit.begin_time.date())
+    if person is None or enrolment is None:
+        raise InputError("psn_no", "就诊日期无有效参保记录")
+    who = engine_person(person, enrolment, visit.begin_time.date())
+    flag = data.text("acct_used_flag", required=False, default="1")
+    if flag not in ACCOUNT_FLAGS:
+        raise InputError(data.where("acct_used_flag"), f"应为 0、1 或 2：{flag!r}")
+    account_use = ACCOUNT_FLAGS[flag]
+    payer: str | None = None
+    if account_use == ACCOUNT_MUTUAL_AID:
+        binding = session.get(MutualAidBinding, visit.psn_no)
+        if binding is None:
+            raise InputError(data.where("acct_used_flag"), "该参保人未绑定家庭共济账户")
+        payer = binding.payer_psn_no
+
+    claim = visit_claim(visit, tuple(engine_line(r) for r in rows), now)
+    on = rule_date_of(claim, platform.snapshot)
+    region = platform.snapshot.tree.pooling_region(visit.insured_region).code
+    key: dict[str, object] = {
+        "psn_no": visit.psn_no,
+        "insutype": visit.insutype,
+        "region_code": region,
+        "year": on.year,
+    }
+    row = _accumulator(session, key, commit)
+    accounts = {p: _account(session, p, commit) for p in sorted({visit.psn_no, *([payer] if payer else [])})}
+    claim = replace(
+        claim,
+        account_use=account_use,
+        mutual_aid_balance=accounts[payer].balance if payer else 0,
+    )
+    result, after = settle(claim, who, to_engine(row, who.scheme, accounts[visit.psn_no].balance), platform.snapshot)
+    _check_echoed(data, result)
+    setl_id = platform.ids.next("S", now) if commit else None
+    if commit:
+        assert setl_id is not None
+        from_engine(row, after)
+        _move(session, accounts[visit.psn_no], -result.account_pay, "settlement", setl_id, None, now)
+        if payer:
+            _move(session, accounts[payer], -result.mutual_aid_pay, "mutual_aid", setl_id, visit.psn_no, now)
+        session.add(_row(result, setl_id, visit, msgid, now, "settled", None, payer))
+        session.flush()
+        for d in result.details:
+            session.add(_detail(setl_id, d))
+        for r in rows:
+            r.setl_id = setl_id
+        if visit.visit_type != INPATIENT or not mid:
+            visit.status = SETTLED
+    return Outcome(result, setl_id, now, person, enrolment.psn_type, visit.med_type)
+
+
+def _check_echoed(data: Fields, result: Settlement) -> None:
+    for name, attr in ECHOED:
+        if data.has(name):
+            given = data.fen(name)
+            ours = getattr(result, attr)
+            if given != ours:
+                raise InputError(
+                    data.where(name), f"与已上传明细计算的金额不符：请求 {given / 100:.2f}，平台 {ours / 100:.2f}"
+                )
+
+
+def _move(
+    session: Session, account: Account, amount: int, kind: str, setl_id: str, beneficiary: str | None, at: datetime
+) -> None:
+    if amount == 0:
+        return
+    account.balance += amount
+    session.add(
+        AccountMovement(
+            psn_no=account.psn_no, amount=amount, kind=kind, setl_id=setl_id, beneficiary_psn_no=beneficiary, at=at
+        )
+    )
+
+
+def _row(
+    s: Settlement,
+    setl_id: str,
+    visit: Visit,
+    msgid: str,
+    now: datetime,
+    status: str,
+    reverses: str | None,
+    payer: str | None,
+) -> SettlementRow:
+    return SettlementRow(
+        setl_id=setl_id,
+        mdtrt_id=visit.mdtrt_id,
+        psn_no=visit.psn_no,
+        insutype=visit.insutype,
+        fixmedins_code=visit.fixmedins_code,
+        visit_type=s.visit_type,
+        med_type=visit.med_type,
+        clr_type=CLR_TYPES[s.visit_type],
+        clr_optins=s.region,
+        setl_time=now,
+        rule_date=datetime.fromisoformat(s.rule_date).date(),
+        year=s.year,
+        snapshot_id=s.snapshot_id,
+        status=status,
+        reverses=reverses,
+        msgid=msgid,
+        medfee_sumamt=s.total,
+        fulamt_ownpay_amt=s.full_self_pay,
+        overlmt_selfpay=s.over_limit,
+        preselfpay_amt=s.self_pay_first,
+        inscp_scp_amt=s.policy_range,
+        act_pay_dedc=s.deductible_paid,
+        hifp_pay=s.setlinfo_amount("hifp_pay"),
+        pool_prop_selfpay=s.pooled_ratio,
+        cvlserv_pay=s.setlinfo_amount("cvlserv_pay"),
+        hifes_pay=s.setlinfo_amount("hifes_pay"),
+        hifmi_pay=s.setlinfo_amount("hifmi_pay"),
+        hifob_pay=s.setlinfo_amount("hifob_pay"),
+        maf_pay=s.setlinfo_amount("maf_pay"),
+        oth_pay=s.setlinfo_amount("oth_pay"),
+        hifdm_pay=s.setlinfo_amount("hifdm_pay"),
+        fund_pay_sumamt=s.fund_pay_total,
+        psn_part_amt=s.personal_burden,
+        acct_pay=s.account_pay + s.mutual_aid_pay,
+        acct_mulaid_pay=s.mutual_aid_pay,
+        psn_cash_pay=s.cash_pay,
+        hosp_part_amt=s.hospital_burden,
+        balc=s.account_balance,
+        reasons=json.dumps(s.reasons, ensure_ascii=False),
+        deltas=json.dumps(s.deltas, sort_keys=True),
+        mutual_aid_psn_no=payer,
+    )
+
+
+def _detail(setl_id: str, d: FundDetail) -> SettlementDetail:
+    return SettlementDetail(
+        setl_id=setl_id,
+        fund_pay_type=d.fund_code,
+        inscp_scp_amt=d.base,
+        crt_payb_lmt_amt=d.limit_available,
+        fund_payamt=d.amount,
+        setl_proc_info=d.note[:400],
+    )
+
+
+# -- cancel ----------------------------------------------------------------------------------
+
+
+def stored_settlement(session: Session, row: SettlementRow) -> Settlement:
+    """Rebuild the engine's settlement from its stored row (what a reversal needs)."""
+    s = Settlement(
+        claim_id=row.mdtrt_id,
+        person_id=row.psn_no,
+        scheme="employee" if row.insutype == "310" else "resident",
+        region=row.clr_optins,
+        visit_type=row.visit_type,
+        rule_date=row.rule_date.isoformat(),
+        year=row.year,
+        snapshot_id=row.snapshot_id,
+        total=row.medfee_sumamt,
+        full_self_pay=row.fulamt_ownpay_amt,
+        over_limit=row.overlmt_selfpay,
+        self_pay_first=row.preselfpay_amt,
+        policy_range=row.inscp_scp_amt,
+        deductible_paid=row.act_pay_dedc,
+        pooled_ratio=row.pool_prop_selfpay,
+        fund_pay_total=row.fund_pay_sumamt,
+        personal_burden=row.psn_part_amt,
+        account_pay=row.acct_pay - row.acct_mulaid_pay,
+        mutual_aid_pay=row.acct_mulaid_pay,
+        cash_pay=row.psn_cash_pay,
+        hospital_burden=row.hosp_part_amt,
+        account_balance=row.balc,
+        reasons=json.loads(row.reasons),
+        deltas=json.loads(row.deltas),
+    )
+    for d in session.scalars(select(SettlementDetail).where(SettlementDetail.setl_id == row.setl_id)):
+        s.details.append(
+            FundDetail(d.fund_pay_type, d.fund_payamt, d.inscp_scp_amt, d.crt_payb_lmt_amt, d.setl_proc_info)
+        )
+    return s
+
+
+def cancel_settlement(
+    session: Session,
+    platform: Platform,
+    setl_id: str,
+    mdtrt_id: str,
+    psn_no: str,
+    fixmedins_code: str,
+    msgid: str,
+    kinds: tuple[str, ...],
+) -> Outcome:
+    """2208 / 2305 / 2103 (and 2601 of a settlement): the exact negative, accumulators restored."""
+    now = platform.clock()
+    original = session.get(SettlementRow, setl_id)
+    if original is None or original.fixmedins_code != fixmedins_code:
+        raise InputError("setl_id", f"结算 {setl_id} 不存在或不属于本机构")
+    if mdtrt_id and original.mdtrt_id != mdtrt_id:
+        raise InputError("mdtrt_id", "就诊ID与结算记录不符")
+    if psn_no and original.psn_no != psn_no:
+        raise InputError("psn_no", "人员编号与结算记录不符")
+    if original.status != "settled":
+        raise InputError("setl_id", "该结算已撤销" if original.status == "cancelled" else "撤销记录不能再撤销")
+    if original.visit_type not in kinds:
+        raise InputError("setl_id", "结算类别与本交易不符")
+    visit = session.scalar(select(Visit).where(Visit.mdtrt_id == original.mdtrt_id).with_for_update())
+    assert visit is not None
+    key: dict[str, object] = {
+        "psn_no": original.psn_no,
+        "insutype": original.insutype,
+        "region_code": original.clr_optins,
+        "year": original.year,
+    }
+    row = _accumulator(session, key, True)
+    payer = original.mutual_aid_psn_no
+    accounts = {p: _account(session, p, True) for p in sorted({original.psn_no, *([payer] if payer else [])})}
+    scheme = "employee" if original.insutype == "310" else "resident"
+    negated, restored = reverse(
+        stored_settlement(session, original), to_engine(row, scheme, accounts[original.psn_no].balance)
+    )
+    cancel_id = platform.ids.next("S", now)
+    from_engine(row, restored)
+    _move(session, accounts[original.psn_no], -negated.account_pay, "cancel", cancel_id, None, now)
+    if payer:
+        _move(session, accounts[payer], -negated.mutual_aid_pay, "cancel", cancel_id, original.psn_no, now)
+    original.status = "cancelled"
+    session.add(_row(negated, cancel_id, visit, msgid, now, "reversal", original.setl_id, payer))
+    session.flush()
+    for d in negated.details:
+        session.add(_detail(cancel_id, d))
+    for line in session.scalars(select(FeeLine).where(FeeLine.setl_id == original.setl_id)):
+        line.setl_id = None
+    visit.status = DISCHARGED if visit.end_time is not None else OPEN
+    person = session.get(Person, original.psn_no)
+    assert person is not None
+    enrolment = enrolment_on(session, original.psn_no, original.insutype, visit.begin_time.date())
+    return Outcome(negated, cancel_id, now, person, enrolment.psn_type if enrolment else "", visit.med_type)

@@ -1,0 +1,171 @@
+"""Visits: outpatient registration (2201/2202), visit information (2203), admission (2401/2404),
+discharge (2402/2405). Each function runs inside the caller's transaction and raises
+:class:`~yibao.errors.InputError` (naming the field) before writing anything it refuses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from yibao.engine.model import INPATIENT, OUTPATIENT
+from yibao.errors import InputError
+from yibao.io.fields import Fields
+from yibao.service.platform import Platform
+from yibao.service.registry import enrolment_on
+from yibao.store.models import Diagnosis, FeeLine, Institution, Person, Visit
+
+OPEN, DISCHARGED, SETTLED, CANCELLED = "open", "discharged", "settled", "cancelled"
+
+
+def institution(session: Session, code: str) -> Institution:
+    found = session.get(Institution, code)
+    if found is None or not found.active:
+        raise InputError("fixmedins_code", f"不是有效的定点医药机构：{code}")
+    return found
+
+
+def visit_of(session: Session, mdtrt_id: str, psn_no: str, fixmedins_code: str, lock: bool = False) -> Visit:
+    """The visit, which must belong to this person and to this institution (an institution may
+    only read and settle its own visits)."""
+    stmt = select(Visit).where(Visit.mdtrt_id == mdtrt_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    visit = session.scalar(stmt)
+    if visit is None or visit.fixmedins_code != fixmedins_code:
+        raise InputError("mdtrt_id", f"就诊 {mdtrt_id} 不存在或不属于本机构")
+    if psn_no and visit.psn_no != psn_no:
+        raise InputError("psn_no", "人员编号与就诊记录不符")
+    return visit
+
+
+def _check_enrolled(session: Session, psn_no: str, insutype: str, on: datetime, field: str) -> str:
+    if session.get(Person, psn_no) is None:
+        raise InputError("psn_no", f"人员编号 {psn_no} 不存在")
+    enrolment = enrolment_on(session, psn_no, insutype, on.date())
+    if enrolment is None:
+        raise InputError(field, f"人员 {psn_no} 在 {on.date()} 没有有效的 {insutype} 参保记录")
+    return enrolment.region_code
+
+
+def register(
+    session: Session,
+    platform: Platform,
+    fixmedins_code: str,
+    treatment_region: str,
+    data: Fields,
+    admission: bool,
+) -> Visit:
+    """2201 (outpatient registration) or 2401 (admission): a new visit with a new ``mdtrt_id``."""
+    inst = institution(session, fixmedins_code)
+    psn_no = data.text("psn_no")
+    insutype = data.text("insutype")
+    begin = _time(data, "begntime")
+    insured = _check_enrolled(session, psn_no, insutype, begin, "insutype")
+    med_type = data.text("med_type", required=admission, default="11")
+    kind = platform.med_type(insured, med_type)
+    if kind is None:
+        raise InputError(data.where("med_type"), f"未配置的医疗类别 {med_type!r}")
+    visit_type, day_surgery = kind
+    if admission and visit_type != INPATIENT:
+        raise InputError(data.where("med_type"), f"入院办理的医疗类别应为住院类，收到 {med_type!r}")
+    if not admission and visit_type == INPATIENT:
+        raise InputError(data.where("med_type"), "门诊挂号不能使用住院医疗类别")
+    visit = Visit(
+        mdtrt_id=platform.ids.next("M", platform.clock()),
+        psn_no=psn_no,
+        insutype=insutype,
+        fixmedins_code=fixmedins_code,
+        visit_type=visit_type if admission else OUTPATIENT,
+        med_type=med_type,
+        hospital_level=inst.hospital_level,
+        insured_region=insured,
+        treatment_region=treatment_region or inst.region_code,
+        begin_time=begin,
+        end_time=None,
+        status=OPEN,
+        disease=data.text("dise_codg", required=False),
+        day_surgery=day_surgery,
+        filed=data.flag("out_of_area_filed", "filed"),
+        transfer_from_level=data.integer("transfer_from_level", required=False),
+        ipt_otp_no=data.text("ipt_no", "ipt_otp_no", required=False),
+    )
+    session.add(visit)
+    session.flush()
+    return visit
+
+
+def record_diagnoses(session: Session, visit: Visit, items: list[Fields]) -> None:
+    """Replace the visit's diagnoses; ``vali_flag`` 0 drops one (spec 2203 note)."""
+    session.execute(delete(Diagnosis).where(Diagnosis.mdtrt_id == visit.mdtrt_id))
+    for i, d in enumerate(items):
+        if not d.flag("vali_flag", default=True):
+            continue
+        session.add(
+            Diagnosis(
+                mdtrt_id=visit.mdtrt_id,
+                diag_type=d.text("diag_type", required=False, default="1"),
+                srt_no=d.integer("diag_srt_no", required=False, default=i + 1) or i + 1,
+                code=d.text("diag_code"),
+                name=d.text("diag_name", required=False),
+                main=d.flag("maindiag_flag", default=i == 0),
+            )
+        )
+
+
+def visit_information(platform: Platform, visit: Visit, info: Fields) -> None:
+    """2203: the outpatient visit's medical type and disease (one med_type per visit)."""
+    if visit.visit_type == INPATIENT:
+        raise InputError("mdtrt_id", "住院就诊请使用 2401/2402 上传就诊信息")
+    if visit.status != OPEN:
+        raise InputError("mdtrt_id", "就诊已结算或已撤销，不能修改就诊信息")
+    med_type = info.text("med_type")
+    kind = platform.med_type(visit.insured_region, med_type)
+    if kind is None or kind[0] == INPATIENT:
+        raise InputError(info.where("med_type"), f"门诊就诊的医疗类别无效：{med_type!r}")
+    visit.med_type = med_type
+    visit.visit_type = kind[0]
+    visit.disease = info.text("dise_codg", "opsp_dise_code", required=False) or visit.disease
+
+
+def discharge(visit: Visit, info: Fields) -> None:
+    """2402: discharge time and diagnoses; the stay can then be settled."""
+    if visit.visit_type != INPATIENT:
+        raise InputError("mdtrt_id", "不是住院就诊")
+    if visit.status != OPEN:
+        raise InputError("mdtrt_id", f"就诊状态为 {visit.status}，不能办理出院")
+    end = _time(info, "endtime")
+    if end < visit.begin_time:
+        raise InputError(info.where("endtime"), "出院时间早于入院时间")
+    visit.end_time = end
+    visit.status = DISCHARGED
+
+
+def cancel_discharge(visit: Visit) -> None:
+    """2405."""
+    if visit.status != DISCHARGED:
+        raise InputError("mdtrt_id", "就诊未出院或已结算，不能撤销出院")
+    visit.end_time = None
+    visit.status = OPEN
+
+
+def cancel_visit(session: Session, visit: Visit) -> None:
+    """2202 / 2404: only a visit with no active fee lines and no settlement can be withdrawn."""
+    if visit.status not in (OPEN,):
+        raise InputError("mdtrt_id", f"就诊状态为 {visit.status}，不能撤销")
+    active = session.scalar(
+        select(FeeLine.id).where(FeeLine.mdtrt_id == visit.mdtrt_id, FeeLine.status == "active").limit(1)
+    )
+    if active is not None:
+        raise InputError("mdtrt_id", "就诊仍有未撤销的费用明细，请先撤销明细")
+    visit.status = CANCELLED
+
+
+def _time(f: Fields, name: str) -> datetime:
+    raw = f.text(name)
+    try:
+        return datetime.fromisoformat(raw.replace("/", "-"))
+    except ValueError:
+        raise InputError(f.where(name), f"时间格式应为 yyyy-MM-dd HH:mm:ss：{raw!r}") from None
