@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from yibao.engine import reverse, settle
-from yibao.engine.model import ACCOUNT_MUTUAL_AID, INPATIENT
+from yibao.engine.model import ACCOUNT_MUTUAL_AID, ACCOUNT_OWN, INPATIENT
 from yibao.engine.result import FundDetail, Settlement
 from yibao.engine.settle import rule_date_of
 from yibao.engine.state import COUNTERS, Accumulators
@@ -173,7 +173,12 @@ def settle_visit(
         "year": on.year,
     }
     row = _accumulator(session, key, commit)
-    accounts = {p: _account(session, p, commit) for p in sorted({visit.psn_no, *([payer] if payer else [])})}
+    # lock only the accounts this settlement may draw on (own with flag 1, the payer's with flag 2)
+    own_used = account_use == ACCOUNT_OWN
+    accounts = {
+        p: _account(session, p, commit and (p == payer or own_used))
+        for p in sorted({visit.psn_no, *([payer] if payer else [])})
+    }
     claim = replace(
         claim,
         account_use=account_use,
