@@ -340,3 +340,28 @@ def test_messages_are_remembered_once(service) -> None:
     assert c.call("2201", {"data": {"psn_no": "NOBODY", "insutype": "310", "begntime": NOW}}, msgid) == refusal
     with platform.sessions() as s:
         assert s.get(Message, msgid).infno == "2201"
+
+
+def test_catalogue_download_then_9102_fetches_the_zip(service) -> None:
+    import io
+    import zipfile
+
+    platform, base = service
+    c = Client(base)
+    meta = c.ok("1301", {"data": {"ver": "0"}})
+    assert meta["data_cnt"] >= 5 and meta["file_qury_no"].startswith("1301445100")
+    assert (
+        c.ok("1301", {"data": {"ver": platform.snapshot.id}})["data_cnt"] == 0
+    )  # nothing newer than the local version
+    r = c.post(c.envelope("9102", {"fsDownloadIn": {"file_qury_no": meta["file_qury_no"], "filename": meta["filename"],
+                                                    "fixmedins_code": "plc"}}))  # fmt: skip
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        (name,) = z.namelist()
+        rows = [line.split("\t") for line in z.read(name).decode("utf-8").splitlines()]
+    assert len(rows) == meta["data_cnt"] and all(len(row) == 97 for row in rows)
+    codes = {row[0]: row for row in rows}
+    assert codes["DEMO-D0002"][91] == "02" and codes["DEMO-D0004"][57] == "1"  # 乙类; 限制使用
+    assert "文件查询号" in c.refused(
+        "9102", {"fsDownloadIn": {"file_qury_no": "1301445100209901019999", "filename": "x"}}
+    )

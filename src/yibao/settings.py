@@ -9,6 +9,7 @@ for a secret).
 | ``YIBAO_PII_OLD_KEYS`` | earlier keys, comma-separated, for decryption after rotation | — |
 | ``YIBAO_GATEWAY_KEYS`` | JSON/YAML file of gateway keys per institution; unset: no gateway auth | — |
 | ``YIBAO_ADMDVS`` | the platform's own 医保区划 (prefix of ``inf_refmsgid``) | ``000000`` |
+| ``YIBAO_CODE_TABLES`` | YAML of per-region med_type / psn_type / clr_type tables | national baseline |
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Settings:
     policy_dir: Path
     gateway_keys: Path | None
     admdvs: str
+    code_tables: Path | None
     environ: Mapping[str, str]
 
     @classmethod
@@ -37,6 +39,7 @@ class Settings:
             "policy_dir": Path(env.get("YIBAO_POLICY_DIR") or "policies"),
             "gateway_keys": Path(env["YIBAO_GATEWAY_KEYS"]) if env.get("YIBAO_GATEWAY_KEYS") else None,
             "admdvs": env.get("YIBAO_ADMDVS") or "000000",
+            "code_tables": Path(env["YIBAO_CODE_TABLES"]) if env.get("YIBAO_CODE_TABLES") else None,
             "environ": env,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

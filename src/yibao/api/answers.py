@@ -6,7 +6,7 @@ from datetime import datetime
 
 from yibao.api.jsonout import amount, ratio
 from yibao.engine.result import FUND_NAMES, LineSplit
-from yibao.io.settlement_json import CLR_TYPES, SETLINFO_AMOUNTS, setlinfo
+from yibao.io.settlement_json import SETLINFO_AMOUNTS, setlinfo
 from yibao.service.registry import age_on
 from yibao.service.settling import Outcome
 from yibao.store.models import FeeLine
@@ -44,7 +44,7 @@ def setl_output(o: Outcome, certno: str, psn_name: str, msgid: str, mdtrt_cert_t
             "medins_setl_id": msgid,
             "clr_optins": s.region,
             "clr_way": "1",
-            "clr_type": CLR_TYPES[s.visit_type],
+            "clr_type": o.clr_type,
             "exp_content": "",
         }
     )

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from yibao.api import envelope
 from yibao.api.auth import GatewayAuthError, GatewayKeys, NonceCache, authenticate, require_institution
+from yibao.api.catalogue import FileAnswer
 from yibao.api.jsonout import dumps
 from yibao.api.transactions import TRANSACTIONS, Call
 from yibao.errors import InputError, YibaoError
@@ -47,7 +48,7 @@ class Gateway:
         now = self.platform.clock()
         return f"{self.platform.admdvs}{now:%Y%m%d%H%M%S}{next(self._seq) % 10**10:010d}"
 
-    def handle(self, body: bytes, headers: Mapping[str, str], infno_in_path: str | None = None) -> str:
+    def handle(self, body: bytes, headers: Mapping[str, str], infno_in_path: str | None = None) -> str | FileAnswer:
         received = self.platform.clock()
         refmsgid = self.refmsgid()
 
@@ -77,7 +78,7 @@ class Gateway:
                     return refuse("平台繁忙，请稍后以同一报文ID重试")
         raise AssertionError("unreachable")
 
-    def _run(self, env: envelope.Envelope, writes: bool, refmsgid: str, received: datetime) -> str:
+    def _run(self, env: envelope.Envelope, writes: bool, refmsgid: str, received: datetime) -> str | FileAnswer:
         platform = self.platform
         session = platform.sessions()
         try:
@@ -104,6 +105,9 @@ class Gateway:
                 log.exception("transaction %s failed", env.infno)
                 refused = self._refusal(refmsgid, received, "平台内部错误，交易未处理，请稍后重试")
             else:
+                if isinstance(output, FileAnswer):  # 9102 streams the file itself
+                    session.rollback()
+                    return output
                 answer = dumps(envelope.answer(0, refmsgid, received, platform.clock(), output))
                 if writes:
                     remember(session, env.msgid, env.infno, env.fixmedins_code, received, answer,
@@ -137,8 +141,14 @@ def create_app(platform: Platform, keys: GatewayKeys | None = None) -> FastAPI:
 
     async def call(request: Request, infno: str | None = None) -> Response:
         body = await request.body()
-        text = await run_in_threadpool(gateway.handle, body, dict(request.headers), infno)
-        return Response(content=text, media_type="application/json; charset=utf-8")
+        answer = await run_in_threadpool(gateway.handle, body, dict(request.headers), infno)
+        if isinstance(answer, FileAnswer):
+            return Response(
+                content=answer.content,
+                media_type="application/octet-stream",
+                headers={"Content-Disposition": f'attachment; filename="{answer.filename}"'},
+            )
+        return Response(content=answer, media_type="application/json; charset=utf-8")
 
     for path in PATHS:
         app.add_api_route(path, call, methods=["POST"], include_in_schema=True)

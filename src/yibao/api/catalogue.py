@@ -1,6 +1,11 @@
-"""1312 医保目录信息查询: page through the catalogue in force for the institution's region."""
+"""Catalogues through the interface: 1312 paged query; 1301/1305/1306 download, fetched with 9102."""
 
 from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -8,6 +13,7 @@ from yibao.api.envelope import Envelope
 from yibao.errors import InputError
 from yibao.io.fields import Fields
 from yibao.money import ratio_to_str
+from yibao.policy.catalog import CatalogItem
 from yibao.service.platform import Platform
 from yibao.service.visits import institution
 
@@ -61,3 +67,81 @@ def query(platform: Platform, session: Session, env: Envelope, data: Fields) -> 
             for i in chunk
         ],
     }
+
+
+# -- 1301 / 1305 / 1306 catalogue download, fetched with 9102 ----------------------------------------
+
+#: infno → (catalogue kinds, the file's column count per the specification)
+DOWNLOADS = {"1301": (("drug",), 97), "1305": (("service", "facility"), 19), "1306": (("material",), 60)}
+
+
+@dataclass(frozen=True)
+class FileAnswer:
+    """A 9102 answer: the file itself, streamed (spec: 文件上传下载交易对应文件以流式数据传输)."""
+
+    filename: str
+    content: bytes
+
+
+def _rows(infno: str, items: list[CatalogItem], version: str) -> list[list[str]]:
+    width = DOWNLOADS[infno][1]
+    rows = []
+    for i in items:
+        row = [""] * width
+        row[0] = i.code
+        if (
+            infno == "1301"
+        ):  # spec 表 14: col 1 code, 4 通用名, 37/38 dates, 58 限制使用标志, 83 版本号, 92 甲乙类, 96/97
+            row[3] = i.name
+            row[36] = i.valid_from.isoformat() if i.valid_from else ""
+            row[37] = i.valid_to.isoformat() if i.valid_to else ""
+            row[57] = "1" if i.restricted else "0"
+            row[82] = version
+            row[91] = f"0{i.item_class}"
+            row[95] = row[36]
+            row[96] = row[37]
+        else:
+            row[1] = i.name
+            row[2] = f"0{i.item_class}"
+            row[-2] = version
+            row[-1] = "1"
+        rows.append(row)
+    return rows
+
+
+def download(platform: Platform, session: Session, env: Envelope, data: Fields) -> dict[str, object]:
+    """1301 西药中成药 / 1305 医疗服务项目 / 1306 医用耗材 目录下载: the file is then fetched with 9102."""
+    inst = institution(session, env.fixmedins_code)
+    local_version = data.text("ver")
+    today = platform.clock().date()
+    kinds, _ = DOWNLOADS[env.infno]
+    items = [i for i in platform.snapshot.at(inst.region_code, today).catalog.values() if i.kind in kinds]
+    newer = [] if local_version == platform.snapshot.id else sorted(items, key=lambda i: i.code)
+    query_no = f"{env.infno}{inst.region_code}{today:%Y%m%d}{platform.snapshot.id}"
+    return {
+        "file_qury_no": query_no,
+        "filename": f"{env.infno}_{platform.snapshot.id}.zip",
+        "dld_end_time": (today + timedelta(days=7)).isoformat(),
+        "data_cnt": len(newer),
+    }
+
+
+def fetch(platform: Platform, data: Fields) -> FileAnswer:
+    """9102: the ZIP of a TAB-separated UTF-8 TXT, regenerated from the file query number."""
+    query_no = data.text("file_qury_no")
+    infno, region, day, version = query_no[:4], query_no[4:10], query_no[10:18], query_no[18:]
+    if infno not in DOWNLOADS or version != platform.snapshot.id:
+        raise InputError("input.fsDownloadIn.file_qury_no", "文件查询号无效或文件已过期，请重新下载")
+    try:
+        on = date(int(day[:4]), int(day[4:6]), int(day[6:8]))
+    except ValueError:
+        raise InputError("input.fsDownloadIn.file_qury_no", "文件查询号无效") from None
+    kinds, _ = DOWNLOADS[infno]
+    items = sorted(
+        (i for i in platform.snapshot.at(region, on).catalog.values() if i.kind in kinds), key=lambda i: i.code
+    )
+    text = "\n".join("\t".join(r) for r in _rows(infno, items, version)) + "\n"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(f"{infno}_{version}.txt", text.encode("utf-8"))
+    return FileAnswer(f"{infno}_{version}.zip", buffer.getvalue())

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from yibao.api import catalogue
 from yibao.api.answers import fee_results, setl_output, time_text
 from yibao.api.envelope import Envelope
 from yibao.api.jsonout import amount
@@ -325,9 +326,15 @@ class Transaction:
 
 
 def catalogue_query(c: Call) -> object:
-    from yibao.api.catalogue import query
+    return catalogue.query(c.platform, c.session, c.env, c.node("data"))
 
-    return query(c.platform, c.session, c.env, c.node("data"))
+
+def catalogue_download(c: Call) -> object:
+    return catalogue.download(c.platform, c.session, c.env, c.node("data"))
+
+
+def file_download(c: Call) -> object:
+    return catalogue.fetch(c.platform, c.node("fsDownloadIn"))
 
 
 TRANSACTIONS: dict[str, Transaction] = {
@@ -357,4 +364,8 @@ TRANSACTIONS: dict[str, Transaction] = {
     "2601": Transaction(reversal, True),
     "3201": Transaction(reconcile_totals, False),
     "1312": Transaction(catalogue_query, False),
+    "1301": Transaction(catalogue_download, False),
+    "1305": Transaction(catalogue_download, False),
+    "1306": Transaction(catalogue_download, False),
+    "9102": Transaction(file_download, False),
 }

@@ -126,7 +126,11 @@ def _splits(session: Session, platform: Platform, visit: Visit, rows: list[FeeLi
         raise InputError("psn_no", "就诊日期无有效参保记录")
     claim = visit_claim(visit, tuple(engine_line(r) for r in rows), on)
     try:
-        return split_lines(claim, engine_person(person, enrolment, visit.begin_time.date()), platform.snapshot)
+        return split_lines(
+            claim,
+            engine_person(person, enrolment, visit.begin_time.date(), platform.codes.person_type),
+            platform.snapshot,
+        )
     except InputError as e:  # name the field as the request does
         raise InputError(
             e.field.replace("fee_lines", "feedetail").replace("item_code", "med_list_codg"), e.reason

@@ -9,7 +9,7 @@ JSON document (``yibao db load``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -49,11 +49,15 @@ def enrolment_on(session: Session, psn_no: str, insutype: str, on: date) -> Enro
     )
 
 
-def engine_person(person: Person, enrolment: Enrolment, on: date) -> EnginePerson:
+def engine_person(
+    person: Person, enrolment: Enrolment, on: date, person_type: Callable[[str, str], str] | None = None
+) -> EnginePerson:
+    """The engine's view of a person on a date; ``person_type`` maps a region's 人员类别 codes."""
+    kind = (person_type or (lambda _region, code: person_type_of(code)))(enrolment.region_code, enrolment.psn_type)
     return EnginePerson(
         person_id=person.psn_no,
         scheme=INSUTYPES[enrolment.insutype],
-        person_type=person_type_of(enrolment.psn_type),
+        person_type=kind,
         age=age_on(person.birth_date, on),
         sex="female" if person.sex == "2" else "male",
         assistance_category=enrolment.assistance_category,

@@ -26,7 +26,6 @@ from yibao.engine.state import COUNTERS, Accumulators
 from yibao.errors import InputError
 from yibao.io.claim_json import ACCOUNT_FLAGS
 from yibao.io.fields import Fields
-from yibao.io.settlement_json import CLR_TYPES
 from yibao.service.fees import engine_line, visit_claim
 from yibao.service.platform import Platform
 from yibao.service.registry import engine_person, enrolment_on
@@ -63,6 +62,7 @@ class Outcome:
     person: Person
     psn_type: str
     med_type: str
+    clr_type: str
 
 
 # -- accumulators and accounts ------------------------------------------------------------------
@@ -151,7 +151,7 @@ def settle_visit(
     enrolment = enrolment_on(session, visit.psn_no, visit.insutype, visit.begin_time.date())
     if person is None or enrolment is None:
         raise InputError("psn_no", "就诊日期无有效参保记录")
-    who = engine_person(person, enrolment, visit.begin_time.date())
+    who = engine_person(person, enrolment, visit.begin_time.date(), platform.codes.person_type)
     flag = data.text("acct_used_flag", required=False, default="1")
     if flag not in ACCOUNT_FLAGS:
         raise InputError(data.where("acct_used_flag"), f"应为 0、1 或 2：{flag!r}")
@@ -193,7 +193,7 @@ def settle_visit(
         _move(session, accounts[visit.psn_no], -result.account_pay, "settlement", setl_id, None, now)
         if payer:
             _move(session, accounts[payer], -result.mutual_aid_pay, "mutual_aid", setl_id, visit.psn_no, now)
-        session.add(_row(result, setl_id, visit, msgid, now, "settled", None, payer))
+        session.add(_row(result, setl_id, visit, msgid, now, "settled", None, payer, platform))
         session.flush()
         for d in result.details:
             session.add(_detail(setl_id, d))
@@ -201,7 +201,8 @@ def settle_visit(
             r.setl_id = setl_id
         if visit.visit_type != INPATIENT or not mid:
             visit.status = SETTLED
-    return Outcome(result, setl_id, now, person, enrolment.psn_type, visit.med_type)
+    clr = platform.codes.clr_type(visit.insured_region, result.visit_type)
+    return Outcome(result, setl_id, now, person, enrolment.psn_type, visit.med_type, clr)
 
 
 def _check_echoed(data: Fields, result: Settlement) -> None:
@@ -237,6 +238,7 @@ def _row(
     status: str,
     reverses: str | None,
     payer: str | None,
+    platform: Platform,
 ) -> SettlementRow:
     return SettlementRow(
         setl_id=setl_id,
@@ -246,7 +248,7 @@ def _row(
         fixmedins_code=visit.fixmedins_code,
         visit_type=s.visit_type,
         med_type=visit.med_type,
-        clr_type=CLR_TYPES[s.visit_type],
+        clr_type=platform.codes.clr_type(visit.insured_region, s.visit_type),
         clr_optins=s.region,
         setl_time=now,
         rule_date=datetime.fromisoformat(s.rule_date).date(),
@@ -376,7 +378,7 @@ def cancel_settlement(
     if payer:
         _move(session, accounts[payer], -negated.mutual_aid_pay, "cancel", cancel_id, original.psn_no, now)
     original.status = "cancelled"
-    session.add(_row(negated, cancel_id, visit, msgid, now, "reversal", original.setl_id, payer))
+    session.add(_row(negated, cancel_id, visit, msgid, now, "reversal", original.setl_id, payer, platform))
     session.flush()
     for d in negated.details:
         session.add(_detail(cancel_id, d))
@@ -386,4 +388,5 @@ def cancel_settlement(
     person = session.get(Person, original.psn_no)
     assert person is not None
     enrolment = enrolment_on(session, original.psn_no, original.insutype, visit.begin_time.date())
-    return Outcome(negated, cancel_id, now, person, enrolment.psn_type if enrolment else "", visit.med_type)
+    clr = platform.codes.clr_type(visit.insured_region, negated.visit_type)
+    return Outcome(negated, cancel_id, now, person, enrolment.psn_type if enrolment else "", visit.med_type, clr)
