@@ -48,11 +48,12 @@ def round_div(numerator: int, denominator: int) -> int:
 def _to_decimal(value: object, field: str) -> Decimal:
     if isinstance(value, bool):
         raise InputError(field, f"应为数值，收到布尔值 {value!r}")
-    if isinstance(value, (int, Decimal)):
-        return Decimal(value)
-    if isinstance(value, float):
+    if isinstance(value, (int, Decimal, float)):
         # JSON numbers arrive as floats; their shortest repr is the decimal the sender wrote.
-        return Decimal(repr(value))
+        result = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        if not result.is_finite():
+            raise InputError(field, f"不是有限数值：{value!r}")
+        return _bounded(result, value, field)
     if isinstance(value, str):
         text = value.strip()
         if not text:
@@ -63,8 +64,18 @@ def _to_decimal(value: object, field: str) -> Decimal:
             raise InputError(field, f"不是合法的数值：{value!r}") from None
         if not result.is_finite():
             raise InputError(field, f"不是有限数值：{value!r}")
-        return result
+        return _bounded(result, value, field)
     raise InputError(field, f"应为数值，收到 {type(value).__name__}")
+
+
+#: no amount, price or quantity in medical insurance comes near 10^12; beyond it is garbage input
+_LIMIT = Decimal(10) ** 12
+
+
+def _bounded(result: Decimal, raw: object, field: str) -> Decimal:
+    if abs(result) >= _LIMIT:
+        raise InputError(field, f"数值超出允许范围：{str(raw)[:30]}")
+    return result
 
 
 def yuan_to_fen(value: object, field: str) -> int:

@@ -49,25 +49,37 @@ class Gateway:
         return f"{self.platform.admdvs}{now:%Y%m%d%H%M%S}{next(self._seq) % 10**10:010d}"
 
     def handle(self, body: bytes, headers: Mapping[str, str], infno_in_path: str | None = None) -> str | FileAnswer:
+        """Never raises: every outcome is an envelope (or, for 9102, the file)."""
         received = self.platform.clock()
         refmsgid = self.refmsgid()
+        try:
+            return self._handle(body, headers, infno_in_path, refmsgid, received)
+        except Exception:
+            log.exception("message failed outside any transaction")
+            return self._refusal(refmsgid, received, "平台内部错误，交易未处理，请稍后重试")
 
-        def refuse(message: str) -> str:
-            return dumps(envelope.answer(-1, refmsgid, received, self.platform.clock(), {}, message))
-
+    def _handle(
+        self, body: bytes, headers: Mapping[str, str], infno_in_path: str | None, refmsgid: str, received: datetime
+    ) -> str | FileAnswer:
+        auth = None
+        if self.keys is not None:
+            # the gateway stands in front of the service: who is calling is settled before the body is read
+            try:
+                auth = authenticate(headers, self.keys, int(time.time() * 1000), nonces=self.nonces)
+            except GatewayAuthError as e:
+                return self._refusal(refmsgid, received, e.message)
         try:
             env = envelope.parse(body, infno_in_path)
         except InputError as e:
-            return refuse(e.message)
-        if self.keys is not None:
+            return self._refusal(refmsgid, received, e.message)
+        if auth is not None:
             try:
-                auth = authenticate(headers, self.keys, int(time.time() * 1000), nonces=self.nonces)
                 require_institution(auth, env.fixmedins_code)
             except GatewayAuthError as e:
-                return refuse(e.message)
+                return self._refusal(refmsgid, received, e.message)
         tx = TRANSACTIONS.get(env.infno)
         if tx is None:
-            return refuse(f"字段 infno：未知的交易编号 {env.infno}")
+            return self._refusal(refmsgid, received, f"字段 infno：未知的交易编号 {env.infno}")
         for attempt in (1, 2):
             try:
                 return self._run(env, tx.writes, refmsgid, received)
@@ -75,8 +87,7 @@ class Gateway:
                 # the same msgid committed concurrently (or an id collided): answer from what is stored
                 if attempt == 2:
                     log.exception("transaction %s failed twice on integrity", env.infno)
-                    return refuse("平台繁忙，请稍后以同一报文ID重试")
-        raise AssertionError("unreachable")
+        return self._refusal(refmsgid, received, "平台繁忙，交易未处理，请以同一报文ID重试")
 
     def _run(self, env: envelope.Envelope, writes: bool, refmsgid: str, received: datetime) -> str | FileAnswer:
         platform = self.platform
@@ -90,21 +101,12 @@ class Gateway:
                     return self._refusal(refmsgid, received, "该报文已被冲正（2601），不再处理")
                 if known.fixmedins_code != env.fixmedins_code:
                     return self._refusal(refmsgid, received, "字段 msgid：报文ID已被其他机构使用")
+                if known.infno != env.infno:
+                    return self._refusal(refmsgid, received, f"字段 msgid：报文ID已用于交易 {known.infno}")
                 return known.response
             call = Call(platform, session, env, received)
             try:
                 output = TRANSACTIONS[env.infno].handler(call)
-            except YibaoError as e:
-                session.rollback()
-                refused = self._refusal(refmsgid, received, e.message)
-            except IntegrityError:
-                session.rollback()
-                raise
-            except Exception:
-                session.rollback()
-                log.exception("transaction %s failed", env.infno)
-                refused = self._refusal(refmsgid, received, "平台内部错误，交易未处理，请稍后重试")
-            else:
                 if isinstance(output, FileAnswer):  # 9102 streams the file itself
                     session.rollback()
                     return output
@@ -116,8 +118,20 @@ class Gateway:
                 else:
                     session.rollback()
                 return answer
+            except YibaoError as e:
+                session.rollback()
+                refused = self._refusal(refmsgid, received, e.message)
+            except IntegrityError:
+                session.rollback()
+                raise
+            except Exception:
+                # a database error at flush or commit, or a bug: nothing was written; not remembered,
+                # so the client's retry with the same msgid is processed afresh
+                session.rollback()
+                log.exception("transaction %s failed", env.infno)
+                return self._refusal(refmsgid, received, "平台内部错误，交易未处理，请稍后以同一报文ID重试")
             if writes:
-                # remember the refusal too, so a repeat of this msgid gets the same answer
+                # remember a business refusal too, so a repeat of this msgid gets the same answer
                 session.begin()
                 if recall(session, env.msgid) is None:
                     remember(session, env.msgid, env.infno, env.fixmedins_code, received, refused)

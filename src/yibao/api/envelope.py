@@ -39,28 +39,28 @@ def parse(body: bytes, infno_in_path: str | None = None) -> Envelope:
         raise InputError("(报文)", "报文不是 UTF-8 编码") from None
     except json.JSONDecodeError as e:
         raise InputError("(报文)", f"不是合法的 JSON（第 {e.lineno} 行第 {e.colno} 列：{e.msg}）") from None
+    except (RecursionError, ValueError):  # nesting too deep; an integer of thousands of digits
+        raise InputError("(报文)", "报文结构嵌套过深或数值过大") from None
     f = Fields(data, "")
-    infno = f.text("infno", required=infno_in_path is None) or (infno_in_path or "")
+    infno = f.text("infno", required=infno_in_path is None, max_len=10) or (infno_in_path or "")
     if infno_in_path and infno != infno_in_path:
         raise InputError("infno", f"报文中的交易编号 {infno} 与地址中的 {infno_in_path} 不符")
-    msgid = f.text("msgid")
-    if len(msgid) > 30:
-        raise InputError("msgid", "发送方报文ID最长30位")
+    msgid = f.text("msgid", max_len=30)
     raw_input = f.data.get("input")
     if isinstance(raw_input, str) and not is_empty(raw_input):
         try:
             raw_input = json.loads(raw_input)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError, ValueError):
             raise InputError("input", "交易输入不是合法的 JSON") from None
     if is_empty(raw_input):
         raw_input = {}
     return Envelope(
         infno=infno,
         msgid=msgid,
-        fixmedins_code=f.text("fixmedins_code"),
-        mdtrtarea_admvs=f.text("mdtrtarea_admvs", required=False),
-        insuplc_admdvs=f.text("insuplc_admdvs", required=False),
-        opter=f.text("opter", required=False),
+        fixmedins_code=f.text("fixmedins_code", max_len=30),
+        mdtrtarea_admvs=f.text("mdtrtarea_admvs", required=False, max_len=6),
+        insuplc_admdvs=f.text("insuplc_admdvs", required=False, max_len=6),
+        opter=f.text("opter", required=False, max_len=30),
         fields=f,
         input=Fields(raw_input, "input"),
     )

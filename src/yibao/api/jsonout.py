@@ -8,12 +8,14 @@ written here as bare number tokens.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from yibao.money import RATIO_ONE
 
 _HUNDREDTH = Decimal("0.01")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def amount(fen: int) -> Decimal:
@@ -50,5 +52,7 @@ def _write(value: object, out: list[str]) -> None:
                 out.append(",")
             _write(v, out)
         out.append("]")
+    elif isinstance(value, str) and _SURROGATE.search(value):
+        out.append(json.dumps(value, ensure_ascii=True))  # an unpaired surrogate cannot be UTF-8
     else:
         out.append(json.dumps(value, ensure_ascii=False))

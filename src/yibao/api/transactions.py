@@ -3,7 +3,8 @@
 Each handler reads its input nodes (field names as the specification gives them), calls the
 service layer inside the request's database transaction, and returns the ``output`` object.
 A handler that refuses raises :class:`~yibao.errors.InputError`; the dispatcher turns that
-into ``infcode = -1`` and rolls the transaction back, so nothing is written.
+into ``infcode = -1`` and rolls the transaction back, so nothing of the business is written —
+only the refusal itself is remembered under the ``msgid``, so that a repeat gets the same answer.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from yibao.api.answers import fee_results, setl_output, time_text
 from yibao.api.envelope import Envelope
 from yibao.api.jsonout import amount
 from yibao.errors import InputError
-from yibao.io.fields import Fields
+from yibao.io.fields import Fields, is_empty
 from yibao.service import fees, visits
 from yibao.service.messages import reverse_message
 from yibao.service.platform import Platform
@@ -49,7 +50,7 @@ class Call:
         return self.env.input.sub(name)
 
     def nodes(self, name: str, required: bool = True) -> list[Fields]:
-        if name not in self.env.input.data:
+        if is_empty(self.env.input.data.get(name)):
             if required:
                 raise InputError(f"input.{name}", "缺少交易输入节点")
             return []
@@ -79,14 +80,19 @@ def sign_in(c: Call) -> object:
     visits.institution(c.session, c.env.fixmedins_code)
     sign_no = c.platform.ids.next("N", c.now)
     c.session.add(
-        SignIn(sign_no=sign_no, fixmedins_code=c.env.fixmedins_code, opter_no=f.text("opter_no"), sign_time=c.now)
+        SignIn(
+            sign_no=sign_no,
+            fixmedins_code=c.env.fixmedins_code,
+            opter_no=f.text("opter_no", max_len=30),
+            sign_time=c.now,
+        )
     )
     return {"signinoutb": {"sign_time": time_text(c.now), "sign_no": sign_no}}
 
 
 def sign_out(c: Call) -> object:
     f = c.node("signOut")
-    row = c.session.get(SignIn, f.text("sign_no"))
+    row = c.session.get(SignIn, f.text("sign_no", max_len=30))
     if row is None or row.fixmedins_code != c.env.fixmedins_code:
         raise InputError("input.signOut.sign_no", "签到流水号不存在")
     row.sign_out_time = c.now
@@ -309,7 +315,7 @@ def pharmacy(commit: bool) -> Handler:
 def reversal(c: Call) -> object:
     f = c.node("data")
     what = reverse_message(
-        c.session, c.platform, f.text("omsgid"), f.text("oinfno"), f.text("psn_no", required=False),
+        c.session, c.platform, f.text("omsgid", max_len=30), f.text("oinfno", max_len=10), f.text("psn_no", required=False),
         c.env.fixmedins_code, c.env.msgid,
     )  # fmt: skip
     return {"memo": what}

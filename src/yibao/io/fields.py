@@ -7,6 +7,7 @@ refuse: :class:`~yibao.errors.InputError` with the dotted field path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,6 +16,7 @@ from yibao.errors import InputError
 from yibao.money import parse_decimal, yuan_to_fen
 
 _EMPTY = ("", "null", "NULL", "None")
+_BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 def is_empty(value: object) -> bool:
@@ -44,7 +46,9 @@ class Fields:
                 return n, v
         return names[0], None
 
-    def text(self, *names: str, required: bool = True, default: str = "") -> str:
+    def text(self, *names: str, required: bool = True, default: str = "", max_len: int = 4000) -> str:
+        """A text field; control characters, unpaired surrogates and over-long values are refused
+        (they would fail in the database or the answer rather than here, where the field is known)."""
         name, v = self.raw(*names)
         if v is None:
             if required:
@@ -52,7 +56,12 @@ class Fields:
             return default
         if isinstance(v, (dict, list)):
             raise InputError(self.where(name), "应为字符串")
-        return str(v).strip()
+        text = str(v).strip()
+        if len(text) > max_len:
+            raise InputError(self.where(name), f"长度超过 {max_len} 个字符")
+        if _BAD_TEXT.search(text):
+            raise InputError(self.where(name), "含有不允许的控制字符或无效的 Unicode 字符")
+        return text
 
     def fen(self, *names: str, required: bool = True, default: int = 0) -> int:
         name, v = self.raw(*names)
@@ -127,6 +136,8 @@ class Fields:
 
     def items(self, name: str) -> list[Fields]:
         v = self.data.get(name)
+        if is_empty(v):
+            return []
         if not isinstance(v, list):
             raise InputError(self.where(name), "应为数组")
         return [Fields(x, f"{self.where(name)}[{i}]") for i, x in enumerate(v)]

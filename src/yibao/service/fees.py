@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -64,11 +65,11 @@ def upload(session: Session, platform: Platform, visit: Visit, items: list[Field
     existing = set(session.scalars(select(FeeLine.feedetl_sn).where(FeeLine.mdtrt_id == visit.mdtrt_id)))
     rows: list[FeeLine] = []
     for f in items:
-        sn = f.text("feedetl_sn")
+        sn = f.text("feedetl_sn", max_len=25)
         if sn in existing:
             raise InputError(f.where("feedetl_sn"), f"明细流水号 {sn} 在本次就诊中已存在")
         existing.add(sn)
-        mdtrt = f.text("mdtrt_id", required=False)
+        mdtrt = f.text("mdtrt_id", required=False, max_len=30)
         if mdtrt and mdtrt != visit.mdtrt_id:
             raise InputError(f.where("mdtrt_id"), "明细的就诊ID与本次就诊不符")
         price = f.decimal("pric")
@@ -76,11 +77,16 @@ def upload(session: Session, platform: Platform, visit: Visit, items: list[Field
         assert price is not None and qty is not None
         if price < 0:
             raise InputError(f.where("pric"), "单价不能为负")
+        # the columns are NUMERIC(16,6) and NUMERIC(16,4): refuse here, naming the field
+        if price >= 10**10 or price != price.quantize(Decimal("0.000001")):
+            raise InputError(f.where("pric"), "单价超出范围或超过6位小数")
+        if abs(qty) >= 10**12 or qty != qty.quantize(Decimal("0.0001")):
+            raise InputError(f.where("cnt"), "数量超出范围或超过4位小数")
         computed = decimal_to_fen_half_up(price * qty)
         amount = f.fen("det_item_fee_sumamt", required=False, default=computed)
         if abs(amount - computed) > 1:
             raise InputError(f.where("det_item_fee_sumamt"), "明细金额与 单价×数量 不符")
-        level = f.text("chrgitm_lv", required=False)
+        level = f.text("chrgitm_lv", required=False, max_len=2)
         if level and level not in CLASSES:
             raise InputError(f.where("chrgitm_lv"), f"收费项目等级应为 01/02/03：{level!r}")
         # spec 2204 note: a restricted item counts only when the hospital approved it (hosp_appr_flag 1)
@@ -90,9 +96,9 @@ def upload(session: Session, platform: Platform, visit: Visit, items: list[Field
             FeeLine(
                 mdtrt_id=visit.mdtrt_id,
                 feedetl_sn=sn,
-                chrg_bchno=f.text("chrg_bchno", required=False),
-                item_code=f.text("med_list_codg", "hilist_code"),
-                medins_item_code=f.text("medins_list_codg", required=False),
+                chrg_bchno=f.text("chrg_bchno", required=False, max_len=30),
+                item_code=f.text("med_list_codg", "hilist_code", max_len=50),
+                medins_item_code=f.text("medins_list_codg", required=False, max_len=50),
                 price=price,
                 quantity=qty,
                 amount=amount,

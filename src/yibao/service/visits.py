@@ -60,11 +60,11 @@ def register(
 ) -> Visit:
     """2201 (outpatient registration) or 2401 (admission): a new visit with a new ``mdtrt_id``."""
     inst = institution(session, fixmedins_code)
-    psn_no = data.text("psn_no")
-    insutype = data.text("insutype")
+    psn_no = data.text("psn_no", max_len=30)
+    insutype = data.text("insutype", max_len=6)
     begin = _time(data, "begntime")
     insured = _check_enrolled(session, psn_no, insutype, begin, "insutype")
-    med_type = data.text("med_type", required=admission, default="11")
+    med_type = data.text("med_type", required=admission, default="11", max_len=10)
     kind = platform.med_type(insured, med_type)
     if kind is None:
         raise InputError(data.where("med_type"), f"未配置的医疗类别 {med_type!r}")
@@ -86,11 +86,11 @@ def register(
         begin_time=begin,
         end_time=None,
         status=OPEN,
-        disease=data.text("dise_codg", required=False),
+        disease=data.text("dise_codg", required=False, max_len=50),
         day_surgery=day_surgery,
         filed=data.flag("out_of_area_filed", "filed"),
-        transfer_from_level=data.integer("transfer_from_level", required=False),
-        ipt_otp_no=data.text("ipt_no", "ipt_otp_no", required=False),
+        transfer_from_level=_level(data, "transfer_from_level"),
+        ipt_otp_no=data.text("ipt_no", "ipt_otp_no", required=False, max_len=30),
     )
     session.add(visit)
     session.flush()
@@ -103,13 +103,16 @@ def record_diagnoses(session: Session, visit: Visit, items: list[Fields]) -> Non
     for i, d in enumerate(items):
         if not d.flag("vali_flag", default=True):
             continue
+        srt_no = d.integer("diag_srt_no", required=False, default=i + 1) or i + 1
+        if not 0 < srt_no < 10_000:
+            raise InputError(d.where("diag_srt_no"), "诊断排序号应为 1 到 9999")
         session.add(
             Diagnosis(
                 mdtrt_id=visit.mdtrt_id,
-                diag_type=d.text("diag_type", required=False, default="1"),
-                srt_no=d.integer("diag_srt_no", required=False, default=i + 1) or i + 1,
-                code=d.text("diag_code"),
-                name=d.text("diag_name", required=False),
+                diag_type=d.text("diag_type", required=False, default="1", max_len=3),
+                srt_no=srt_no,
+                code=d.text("diag_code", max_len=30),
+                name=d.text("diag_name", required=False, max_len=200),
                 main=d.flag("maindiag_flag", default=i == 0),
             )
         )
@@ -121,13 +124,13 @@ def visit_information(platform: Platform, visit: Visit, info: Fields) -> None:
         raise InputError("mdtrt_id", "住院就诊请使用 2401/2402 上传就诊信息")
     if visit.status != OPEN:
         raise InputError("mdtrt_id", "就诊已结算或已撤销，不能修改就诊信息")
-    med_type = info.text("med_type")
+    med_type = info.text("med_type", max_len=10)
     kind = platform.med_type(visit.insured_region, med_type)
     if kind is None or kind[0] == INPATIENT:
         raise InputError(info.where("med_type"), f"门诊就诊的医疗类别无效：{med_type!r}")
     visit.med_type = med_type
     visit.visit_type = kind[0]
-    visit.disease = info.text("dise_codg", "opsp_dise_code", required=False) or visit.disease
+    visit.disease = info.text("dise_codg", "opsp_dise_code", required=False, max_len=50) or visit.disease
 
 
 def discharge(visit: Visit, info: Fields) -> None:
@@ -163,8 +166,15 @@ def cancel_visit(session: Session, visit: Visit) -> None:
     visit.status = CANCELLED
 
 
+def _level(f: Fields, name: str) -> int | None:
+    level = f.integer(name, required=False)
+    if level is not None and not 0 <= level <= 3:
+        raise InputError(f.where(name), f"医院等级应为 0 到 3：{level}")
+    return level
+
+
 def _time(f: Fields, name: str) -> datetime:
-    raw = f.text(name)
+    raw = f.text(name, max_len=30)
     try:
         return datetime.fromisoformat(raw.replace("/", "-"))
     except ValueError:
