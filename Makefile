@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench bench-serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/settle_scalar.py
+
+bench-serve: $(STAMP)
+	$(BIN)/python bench/serve_load.py --workers 1,2 --concurrency 8 --retries 2 --wait-idle 240
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis

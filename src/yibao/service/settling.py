@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -197,8 +197,10 @@ def settle_visit(
         session.flush()
         for d in result.details:
             session.add(_detail(setl_id, d))
-        for r in rows:
-            r.setl_id = setl_id
+        session.execute(
+            update(FeeLine).where(FeeLine.id.in_([r.id for r in rows])).values(setl_id=setl_id),
+            execution_options={"synchronize_session": False},
+        )
         if visit.visit_type != INPATIENT or not mid:
             visit.status = SETTLED
     clr = platform.codes.clr_type(visit.insured_region, result.visit_type)
