@@ -19,6 +19,8 @@ scale                      scale       list of ``{from: yuan, rate: ratio}``
 enum                       enum        one of the declared choices
 bool                       bool        ``true`` / ``false``
 code                       code        a string code such as ``"390200"``
+count                      count       a whole number (months, years): ``3``
+factor                     factor      a non-negative multiple, may exceed 1: ``3.00``
 =========================  ==========  ==============================================
 """
 
@@ -38,6 +40,8 @@ class Kind(StrEnum):
     ENUM = "enum"
     BOOL = "bool"
     CODE = "code"
+    COUNT = "count"
+    FACTOR = "factor"
 
 
 UNIT_OF_KIND: dict[Kind, str] = {
@@ -49,6 +53,8 @@ UNIT_OF_KIND: dict[Kind, str] = {
     Kind.ENUM: "enum",
     Kind.BOOL: "bool",
     Kind.CODE: "code",
+    Kind.COUNT: "count",
+    Kind.FACTOR: "factor",
 }
 
 SCHEMES = ("employee", "resident")
@@ -157,6 +163,30 @@ DEFINITIONS: tuple[ParamDef, ...] = (
     _d("tilted_assistance.{category}.threshold", Kind.AMOUNT),
     _d("tilted_assistance.{category}.ratio", Kind.RATIO),
     _d("tilted_assistance.{category}.limit", Kind.AMOUNT_OR_UNLIMITED),
+    # contributions (缴费): employee bases and rates, account credits, resident standards
+    _d("employee.contribution.average_wage", Kind.AMOUNT),
+    _d("employee.contribution.base_floor_factor", Kind.FACTOR),
+    _d("employee.contribution.base_ceiling_factor", Kind.FACTOR),
+    _d("employee.contribution.employer_rate", Kind.RATIO),
+    _d("employee.contribution.employee_rate", Kind.RATIO),
+    _d("employee.contribution.account_credit_rate", Kind.RATIO),
+    _d("employee.contribution.retiree_account_credit", Kind.AMOUNT),
+    _d("employee.contribution.flexible_rate", Kind.RATIO),
+    _d("employee.contribution.flexible_account_credit_rate", Kind.RATIO),
+    _d("employee.retirement.minimum_contribution_years", Kind.COUNT),
+    _d("employee.waiting_period.months_after_interruption", Kind.COUNT),
+    _d("resident.contribution.individual", Kind.AMOUNT),
+    _d("resident.contribution.fiscal_subsidy", Kind.AMOUNT),
+    _d("resident.contribution.critical_illness_funding", Kind.AMOUNT),
+    _d("assistance.{category}.contribution_subsidy", Kind.RATIO),
+    # enrolment (参保): waiting periods and continuous-enrolment incentives (国办发〔2024〕38号)
+    _d("resident.waiting_period.fixed_months", Kind.COUNT),
+    _d("resident.waiting_period.months_per_lapsed_year", Kind.COUNT),
+    _d("resident.waiting_period.months_repaired_per_extra_year", Kind.COUNT),
+    _d("resident.incentive.continuous_years_threshold", Kind.COUNT),
+    _d("resident.incentive.ci_cap_raise_per_year", Kind.RATIO),
+    _d("resident.incentive.zero_claim_raise", Kind.RATIO),
+    _d("resident.incentive.max_raise", Kind.RATIO),
 )
 
 

@@ -130,6 +130,15 @@ def parse_value(kind: Kind, choices: tuple[str, ...], raw: object, origin: Origi
         if not isinstance(raw, (str, int)) or isinstance(raw, bool) or not str(raw).strip():
             raise fail(origin, f"应为代码字符串：{raw!r}")
         return str(raw).strip()
+    if kind is Kind.COUNT:
+        if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
+            raise fail(origin, f"应为非负整数：{raw!r}")
+        return raw
+    if kind is Kind.FACTOR:
+        factor = _ratio(raw, origin)
+        if factor < 0:
+            raise fail(origin, f"系数不能为负：{raw!r}")
+        return factor
     raise fail(origin, f"未知的参数类型 {kind}")
 
 
@@ -141,7 +150,7 @@ def to_json(kind: Kind, value: object) -> object:
         return INHERIT_WORD
     if kind in (Kind.AMOUNT, Kind.AMOUNT_OR_UNLIMITED):
         return "unlimited" if value is None else fen_to_yuan(_int(value))
-    if kind is Kind.RATIO:
+    if kind in (Kind.RATIO, Kind.FACTOR):
         return ratio_to_str(_int(value))
     if kind is Kind.RATIO_LIST:
         assert isinstance(value, tuple)
@@ -160,7 +169,7 @@ def describe(kind: Kind, value: object) -> str:
         return "（沿用上级）"
     if kind in (Kind.AMOUNT, Kind.AMOUNT_OR_UNLIMITED):
         return "不设封顶" if value is None else f"{fen_to_yuan(_int(value))}元"
-    if kind is Kind.RATIO:
+    if kind in (Kind.RATIO, Kind.FACTOR):
         return f"{ratio_to_str(_int(value))}"
     if kind is Kind.RATIO_LIST:
         assert isinstance(value, tuple)
