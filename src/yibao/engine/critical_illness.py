@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from yibao.engine.terms import Reader
 from yibao.engine.trace import Trace, yuan
-from yibao.money import RATIO_ONE, round_div
+from yibao.money import RATIO_ONE, mul_ratio, percent, round_div
 from yibao.policy.scale import Scale
 
 RULE = "critical_illness@1"
@@ -70,12 +70,18 @@ def terms_of(terms: Reader, scheme: str) -> CriticalIllnessTerms | None:
     return terms.bundle(("critical_illness", scheme), lambda r: critical_illness_terms(r, scheme))
 
 
-def entitlement(t: CriticalIllnessTerms, cumulative: int) -> int:
-    """The entitled amount in fen for a cumulative base, within the cap."""
+def raised_cap(cap: int | None, cap_raise: int) -> int | None:
+    """The annual cap raised by ``cap_raise`` basis points of itself (连续参保激励), half-up to the fen."""
+    return cap if cap is None or not cap_raise else cap + mul_ratio(cap, cap_raise)
+
+
+def entitlement(t: CriticalIllnessTerms, cumulative: int, cap_raise: int = 0) -> int:
+    """The entitled amount in fen for a cumulative base, within the (possibly raised) cap."""
     # excess: bands measured after the threshold; absolute: band edges are amounts of the base
     raw = t.bands.integral(0, cumulative - t.threshold) if t.excess else t.bands.integral(t.threshold, cumulative)
     entitled = round_div(raw, RATIO_ONE)
-    return entitled if t.cap is None or entitled <= t.cap else t.cap
+    cap = raised_cap(t.cap, cap_raise)
+    return entitled if cap is None or entitled <= cap else cap
 
 
 def critical_illness(
@@ -86,15 +92,16 @@ def critical_illness(
     base_before: int,
     paid_before: int,
     trace: Trace | None,
+    cap_raise: int = 0,
 ) -> CriticalIllnessOutcome | None:
     base = f"{scheme}.critical_illness"
     t = terms_of(terms, scheme)
     if t is None:
         return None
-    fund_code, with_first, cap = t.fund_code, t.with_first, t.cap
+    fund_code, with_first, cap = t.fund_code, t.with_first, raised_cap(t.cap, cap_raise)
     base_this = max(0, personal_policy_burden + (self_pay_first if with_first else 0))
     cumulative = base_before + base_this
-    entitled = entitlement(t, cumulative)
+    entitled = entitlement(t, cumulative, cap_raise)
     pay = min(max(0, entitled - paid_before), base_this)
     available = None if cap is None else max(0, cap - paid_before)
     if trace:
@@ -109,6 +116,7 @@ def critical_illness(
             + ("扣除起付线后分段计算" if mode == "excess" else "按累计金额所在分段计算")
             + f"：{terms.scale(f'{base}.bands').describe()}；"
             + ("不设封顶线" if cap is None else f"年度限额{yuan(cap)}")
+            + (f"（连续参保激励提高{percent(cap_raise)}）" if cap_raise and cap is not None else "")
             + f"；累计应付{yuan(entitled)}，此前已付{yuan(paid_before)}。本次支付{yuan(pay)}。",
             terms.uses(
                 f"{base}.enabled",

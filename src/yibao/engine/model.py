@@ -74,3 +74,5 @@ class Person:
     sex: str = "male"
     assistance_category: str = "none"
     civil_servant: bool = False
+    benefits_from: date | None = None  # 待遇享受起始日: before it (等待期) no fund pays
+    critical_illness_cap_raise: int = 0  # bp of the 大病 cap added for continuous enrolment (连续参保激励)

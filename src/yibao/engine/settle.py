@@ -146,6 +146,70 @@ def settle(
     if s.total < 0:
         raise InputError("fee_lines", "费用总额不能为负；撤销结算请使用冲销")
 
+    starts = person.benefits_from
+    if starts is not None and service_date(claim) < starts:
+        # 待遇等待期: contributions are paid but benefits have not started; no fund pays,
+        # the account (the person's own money) still may.
+        s.reasons.append("WAITING")
+        if trace:
+            trace.add(
+                "waiting_period",
+                "waiting_period@1",
+                f"待遇享受起始日{starts.isoformat()}，就诊日{service_date(claim).isoformat()}"
+                "在待遇等待期内，基金不予支付。",
+                (),
+                {},
+                {"benefits_from": starts.isoformat()},
+            )
+    else:
+        _pay_funds(s, claim, person, terms, st, trace)
+    s.fund_pay_total = sum(d.amount for d in s.details)
+    s.personal_burden = s.total - s.fund_pay_total - s.hospital_burden
+    acct = pay_personal_part(
+        terms,
+        scheme,
+        s.personal_burden,
+        s.full_self_pay + s.over_limit,
+        claim.account_use,
+        st.account_balance,
+        claim.mutual_aid_balance,
+        trace,
+    )
+    s.account_pay, s.mutual_aid_pay, s.cash_pay = acct.account_pay, acct.mutual_aid_pay, acct.cash_pay
+    st.account_balance -= acct.account_pay
+    s.account_balance = st.account_balance
+    if acct.mutual_aid_pay or claim.account_use == 2:
+        s.mutual_aid_balance_after = claim.mutual_aid_balance - acct.mutual_aid_pay
+    if acct.account_pay + acct.mutual_aid_pay:
+        s.details.append(
+            FundDetail(ACCOUNT, acct.account_pay + acct.mutual_aid_pay, acct.payable, None, "个人账户（含共济）")
+        )
+    s.deltas = deltas(before, st)
+    s.reasons.extend(f"EXC:{rule}" for rule in terms.applied)
+    if trace:
+        trace.add(
+            "summary",
+            "settlement@1",
+            f"医疗费总额{yuan(s.total)} = 基金支付{yuan(s.fund_pay_total)} + 个人负担{yuan(s.personal_burden)}"
+            f" + 医院负担{yuan(s.hospital_burden)}；个人负担 = 个人账户{yuan(s.account_pay)}"
+            f" + 共济{yuan(s.mutual_aid_pay)} + 现金{yuan(s.cash_pay)}。",
+            (),
+            {},
+            {"fund_pay_total": s.fund_pay_total, "personal_burden": s.personal_burden, "cash_pay": s.cash_pay},
+        )
+    return s, st
+
+
+def service_date(claim: Claim) -> date:
+    """The date a benefit is judged on: admission for a stay, otherwise the settlement date."""
+    return claim.admission_date if claim.visit_type == INPATIENT and claim.admission_date else claim.settlement_date
+
+
+def _pay_funds(
+    s: Settlement, claim: Claim, person: Person, terms: Reader, st: Accumulators, trace: Trace | None
+) -> None:
+    """The fund chain: pooled fund, large-expense layer, 大病, 救助 and 倾斜救助, in that order."""
+    scheme = person.scheme
     pooled = 0
     personal_policy = 0  # policy-range burden left to the person, the base of 大病 and 救助
     lvl = claim.hospital_level
@@ -234,7 +298,14 @@ def settle(
         or (claim.visit_type == OUTPATIENT and ci_terms.includes_outpatient)
     ):
         ci = critical_illness(
-            terms, scheme, personal_policy, s.self_pay_first, st.critical_illness_base, st.critical_illness_paid, trace
+            terms,
+            scheme,
+            personal_policy,
+            s.self_pay_first,
+            st.critical_illness_base,
+            st.critical_illness_paid,
+            trace,
+            cap_raise=person.critical_illness_cap_raise,
         )
         if ci is not None:
             st.critical_illness_base += ci.base
@@ -273,42 +344,6 @@ def settle(
                     st.tilted_base += tilted.base
                     st.tilted_paid += tilted.pay
                     _detail(s, TILTED_ASSISTANCE, tilted.pay, tilted.base, tilted.limit_available, "倾斜救助")
-
-    s.fund_pay_total = sum(d.amount for d in s.details)
-    s.personal_burden = s.total - s.fund_pay_total - s.hospital_burden
-    acct = pay_personal_part(
-        terms,
-        scheme,
-        s.personal_burden,
-        s.full_self_pay + s.over_limit,
-        claim.account_use,
-        st.account_balance,
-        claim.mutual_aid_balance,
-        trace,
-    )
-    s.account_pay, s.mutual_aid_pay, s.cash_pay = acct.account_pay, acct.mutual_aid_pay, acct.cash_pay
-    st.account_balance -= acct.account_pay
-    s.account_balance = st.account_balance
-    if acct.mutual_aid_pay or claim.account_use == 2:
-        s.mutual_aid_balance_after = claim.mutual_aid_balance - acct.mutual_aid_pay
-    if acct.account_pay + acct.mutual_aid_pay:
-        s.details.append(
-            FundDetail(ACCOUNT, acct.account_pay + acct.mutual_aid_pay, acct.payable, None, "个人账户（含共济）")
-        )
-    s.deltas = deltas(before, st)
-    s.reasons.extend(f"EXC:{rule}" for rule in terms.applied)
-    if trace:
-        trace.add(
-            "summary",
-            "settlement@1",
-            f"医疗费总额{yuan(s.total)} = 基金支付{yuan(s.fund_pay_total)} + 个人负担{yuan(s.personal_burden)}"
-            f" + 医院负担{yuan(s.hospital_burden)}；个人负担 = 个人账户{yuan(s.account_pay)}"
-            f" + 共济{yuan(s.mutual_aid_pay)} + 现金{yuan(s.cash_pay)}。",
-            (),
-            {},
-            {"fund_pay_total": s.fund_pay_total, "personal_burden": s.personal_burden, "cash_pay": s.cash_pay},
-        )
-    return s, st
 
 
 _LEVELS = (0, 1, 2, 3)

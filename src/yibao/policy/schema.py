@@ -173,6 +173,7 @@ DEFINITIONS: tuple[ParamDef, ...] = (
     _d("employee.contribution.retiree_account_credit", Kind.AMOUNT),
     _d("employee.contribution.flexible_rate", Kind.RATIO),
     _d("employee.contribution.flexible_account_credit_rate", Kind.RATIO),
+    _d("employee.contribution.late_fee_daily_rate", Kind.RATIO),
     _d("employee.retirement.minimum_contribution_years", Kind.COUNT),
     _d("employee.waiting_period.months_after_interruption", Kind.COUNT),
     _d("resident.contribution.individual", Kind.AMOUNT),
