@@ -44,7 +44,7 @@ from yibao.errors import InputError, NoPolicyInForce
 from yibao.policy.snapshot import PolicySnapshot
 
 CZ = "445100"
-D2020 = date(2020, 6, 1)
+D2020 = date(2020, 9, 1)
 
 
 # -- employee contributions --------------------------------------------------------------------
@@ -65,6 +65,15 @@ def test_active_member_month_at_the_floor(shipped: PolicySnapshot) -> None:
     assert (c.base, c.employer, c.employee, c.account_credit) == (y(3300), y("181.50"), y(66), y("115.50"))
     assert c.paid == y("247.50")
     assert c.pooled == y("132.00")
+
+
+def test_employer_share_halved_february_to_june_2020(shipped: PolicySnapshot) -> None:
+    # 医保发〔2020〕6号 减征: the employer pays 2.75% instead of 5.5%; the employee's 2% and the account are unchanged
+    months = {m: employee_month("active", y(4000), employee_terms(shipped, CZ, date(2020, m, 1))) for m in range(1, 13)}
+    assert [m for m, c in months.items() if c.employer == y(110)] == [2, 3, 4, 5, 6]
+    assert months[1].employer == months[7].employer == y(220)
+    assert {c.employee for c in months.values()} == {y(80)}
+    assert {c.account_credit for c in months.values()} == {y(140)}
 
 
 def test_rates_round_half_up_per_share(shipped: PolicySnapshot) -> None:
