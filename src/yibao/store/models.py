@@ -91,6 +91,9 @@ class Enrolment(Base):
     assistance_category: Mapped[str] = mapped_column(String(30), default="none")
     civil_servant: Mapped[bool] = mapped_column(Boolean, default=False)
     emp_name: Mapped[str] = mapped_column(String(200), default="")
+    emp_code: Mapped[str | None] = mapped_column(String(30))  # the employer (employee scheme)
+    wage: Mapped[int | None] = mapped_column(Fen)  # monthly wage or declared base, for the contribution base
+    benefits_from: Mapped[date | None] = mapped_column(Date)  # 待遇享受起始日 (after a waiting period)
 
 
 class EVoucher(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import yibao.store.funding  # noqa: F401  (registers the funding tables on Base.metadata)
 from yibao.store.models import Base
 
 config = context.config
