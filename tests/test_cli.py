@@ -145,8 +145,8 @@ def test_policy_validate_reports_the_file_and_path(tmp_path: Path) -> None:
     )
 
 
-def test_demo_runs_the_examples(tmp_path: Path) -> None:
-    done = run("demo", "--out", str(tmp_path))
+def test_examples_settles_the_example_claims(tmp_path: Path) -> None:
+    done = run("examples", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     outputs = sorted(tmp_path.glob("*.json"))
     assert len(outputs) == len(list(CLAIMS.glob("*.json")))
@@ -158,6 +158,8 @@ def test_every_command_has_help_with_an_example() -> None:
     for cmd in (
         ["settle"],
         ["demo"],
+        ["sim"],
+        ["examples"],
         ["policy", "validate"],
         ["policy", "show"],
         ["policy", "diff"],

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from yibao import cli_demo
 from yibao.errors import InputError, YibaoError
 
 app = typer.Typer(
@@ -31,6 +32,8 @@ db_app = typer.Typer(help="数据库：迁移、装载参保人与定点机构�
 app.add_typer(policy_app, name="policy")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(db_app, name="db")
+app.command("demo")(cli_demo.demo)
+app.command("sim")(cli_demo.sim)
 DbUrl = Annotated[str | None, typer.Option("--db", help="数据库地址（默认 $YIBAO_DB 或 sqlite:///yibao.db）")]
 
 err = Console(stderr=True)
@@ -112,7 +115,7 @@ def settle(
 
 
 @app.command()
-def demo(
+def examples(
     policy_dir: PolicyDir = DEFAULT_POLICY_DIR,
     examples: Annotated[Path, typer.Option("--examples", help="示例就诊目录（按文件名顺序结算）")] = Path(
         "examples/claims"
@@ -122,10 +125,7 @@ def demo(
     ),
     out: Annotated[Path | None, typer.Option("--out", help="把每次结算的完整输出写到此目录")] = None,
 ) -> None:
-    """依次结算随附的示例就诊（同一参保人的多次就诊按顺序累计），打印结算汇总。
-
-    （合成城市与全年演示将在后续版本替换本命令。）例：yibao demo --out out/
-    """
+    """依次结算随附的示例就诊（同一参保人的多次就诊按顺序累计），打印结算汇总。例：yibao examples --out out/examples"""
     from yibao.engine import settle, tracing
     from yibao.engine.state import Accumulators
     from yibao.io.claim_json import read_claim, read_state
