@@ -38,8 +38,8 @@ from yibao.sim.city import OUTSIDE, City, Institution, Resident
 #: age-group upper bounds for the rate tables
 AGE_GROUPS = (4, 17, 44, 59, 69, 79, 200)
 #: per person-year, by age group (assumption, tuned; see module docstring)
-OUTPATIENT_RATE = {"resident": (2.2, 1.0, 0.9, 1.5, 2.4, 3.0, 3.2), "employee": (0, 0, 2.0, 2.9, 4.6, 5.4, 5.6)}
-PHARMACY_RATE = {"resident": (0.2, 0.2, 0.4, 0.5, 0.6, 0.6, 0.5), "employee": (0, 0, 5.4, 6.4, 7.0, 7.0, 6.5)}
+OUTPATIENT_RATE = {"resident": (2.2, 1.0, 0.9, 1.5, 2.4, 3.0, 3.2), "employee": (0, 0, 2.3, 3.2, 4.6, 5.4, 5.6)}
+PHARMACY_RATE = {"resident": (0.2, 0.2, 0.4, 0.5, 0.6, 0.6, 0.5), "employee": (0, 0, 6.2, 7.0, 7.0, 7.0, 6.5)}
 INPATIENT_RATE = {
     "resident": (0.083, 0.031, 0.053, 0.083, 0.150, 0.22, 0.28),
     "employee": (0, 0, 0.066, 0.100, 0.200, 0.30, 0.37),
@@ -47,7 +47,7 @@ INPATIENT_RATE = {
 CHRONIC_VISITS = {"hypertension_diabetes": 10, "malignant_tumour": 9}
 #: median cost per visit, yuan, by hospital level 0–3 and outside the city (index 4)
 OUTPATIENT_COST = (55.0, 95.0, 170.0, 270.0, 300.0)
-INPATIENT_COST = (2300.0, 3900.0, 6800.0, 12500.0, 19000.0)
+INPATIENT_COST = (2500.0, 4200.0, 7300.0, 13500.0, 20500.0)
 #: employee-scheme stays cost more than residents' at the same level (NHSA 2020 统计快报:
 #: 职工 次均住院费用 about 1.5× 居民's)
 INPATIENT_COST_FACTOR = {"employee": 1.45, "resident": 0.75}
@@ -137,12 +137,11 @@ class VisitGenerator:
         age = p.age_on(date(self.city.year, 7, 1))
         g = _group(age)
         s = p.scheme
-        retiree = 1.2 if p.person_type == "retiree" else 1.0  # retirees use more than peers of their age
-        for _ in range(_poisson(rng, OUTPATIENT_RATE[s][g] * retiree)):
+        for _ in range(_poisson(rng, OUTPATIENT_RATE[s][g])):
             yield self._outpatient(p)
         for _ in range(_poisson(rng, PHARMACY_RATE[s][g])):
             yield self._pharmacy(p)
-        for _ in range(_poisson(rng, INPATIENT_RATE[s][g] * retiree)):
+        for _ in range(_poisson(rng, INPATIENT_RATE[s][g])):
             yield self._inpatient(p, age)
         for disease in p.chronic:
             if disease == "hypertension_diabetes" and s != "resident":
@@ -173,7 +172,7 @@ class VisitGenerator:
     def _cost(self, median: float, sigma: float, tail: float = 0.0) -> float:
         cost = median * self.rng.lognormvariate(0.0, sigma)
         if tail and self.rng.random() < tail:
-            cost *= self.rng.uniform(3.0, 8.0)  # ICU, major surgery, chemotherapy
+            cost *= self.rng.uniform(2.0, 5.0)  # ICU, major surgery, chemotherapy
         return cost
 
     def _account(self, p: Resident) -> int:
@@ -225,7 +224,7 @@ class VisitGenerator:
         rng = self.rng
         level = rng.choices(range(5), INPATIENT_LEVELS[p.scheme])[0]
         inst = self._hospital(p, level)
-        total = self._cost(INPATIENT_COST[level] * INPATIENT_COST_FACTOR[p.scheme], 0.75, tail=0.03)
+        total = self._cost(INPATIENT_COST[level] * INPATIENT_COST_FACTOR[p.scheme], 0.7, tail=0.03)
         stay = max(1, min(60, round(rng.lognormvariate(math.log(6 + level), 0.5))))
         discharge = self._day()
         admission = discharge - timedelta(days=stay)
