@@ -49,6 +49,7 @@ from yibao.engine.model import (
 from yibao.io.policy_dir import load_policy_dir
 from yibao.policy.catalog import CLASS_A, CLASS_B, CLASS_C, CatalogItem
 from yibao.policy.snapshot import PolicySnapshot
+from yibao.sim.catalog import plain_item
 
 CITY = "445100"
 COUNTIES = ("445102", "445103", "445122")
@@ -136,7 +137,7 @@ class Generator:
             code = f"FS{n:06d}00000000"
             self._bed_codes.append(code)
             self._typical[code] = _Typical(code, "facility", price, 2, "days")
-            self.items.append(_catalog_item(code, f"床位费{n}", "facility", cls))
+            self.items.append(plain_item(code, f"床位费{n}", "facility", cls))
         return self.items
 
     def _item(self, code: str, kind: str) -> CatalogItem:
@@ -436,24 +437,3 @@ class Generator:
             )
             out.append(GenClaim(claim, rec))
         return out
-
-
-def _catalog_item(code: str, name: str, kind: str, cls: int) -> CatalogItem:
-    return CatalogItem(
-        code=code,
-        name=name,
-        kind=kind,
-        item_class=cls,
-        self_pay_first_ratio=None,
-        ratio_by_person_type=(),
-        payment_standard=None,
-        sex=None,
-        age_min=None,
-        age_max=None,
-        visit_types=None,
-        min_hospital_level=None,
-        indication_required=False,
-        valid_from=None,
-        valid_to=None,
-        region=CITY,
-    )

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from yibao.money import fen_to_yuan as yuan
+from yibao.sim.city import CENSUS_DAY
 from yibao.store import funding, models
 from yibao.store.pii import LABEL_NAME, PiiCipher, mask_name
 
@@ -85,7 +86,7 @@ def _age_group(age: int) -> str:
 def read_figures(engine: Engine, year: int, cipher: PiiCipher, top: int = 20) -> YearFigures:
     p, e, s = models.Person.__table__, models.Enrolment.__table__, models.Settlement.__table__
     v = models.Visit.__table__
-    mid = date(year, 12, 31)
+    mid = date(year, *CENSUS_DAY)  # ages as the census counts them
     with engine.connect() as conn:
         people = conn.execute(select(e.c.psn_no, e.c.insutype, e.c.psn_type, e.c.assistance_category, p.c.birth_date)
                               .join(p, p.c.psn_no == e.c.psn_no)).all()  # fmt: skip

@@ -34,7 +34,8 @@ def benefits_from(p: Resident, snapshot: PolicySnapshot, year: int) -> date:
         return employee_benefits_from(p.paid_on, p.interrupted_months, wait)
     in_window = p.paid_on < start
     terms = resident_terms(snapshot, p.region, max(p.paid_on, start)).waiting
-    exempt = p.category != "none" or (p.person_type == "minor" and p.age_on(start) == 0)
+    newborn = p.age_on(max(p.paid_on, p.birth)) == 0
+    exempt = p.category != "none" or newborn
     return resident_benefits_from(p.paid_on, start, in_window, 0 if in_window else 1, 0, exempt, terms)
 
 
@@ -43,7 +44,7 @@ def engine_person(p: Resident, snapshot: PolicySnapshot, year: int) -> Person:
         person_id=p.psn_no,
         scheme=p.scheme,
         person_type=p.person_type,
-        age=p.age_on(date(year, 1, 1)),
+        age=max(0, p.age_on(date(year, 1, 1))),  # a child born this year is 0
         sex=p.sex,
         assistance_category=p.category,
         civil_servant=p.civil_servant,

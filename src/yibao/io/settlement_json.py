@@ -39,8 +39,9 @@ SETLINFO_AMOUNTS = (
 CLR_TYPES = {"inpatient": "21", "outpatient": "11", "chronic": "14", "pharmacy": "41"}
 
 
-def setlinfo(s: Settlement) -> dict[str, object]:
-    amounts = {
+def setlinfo_fen(s: Settlement) -> dict[str, int]:
+    """The setlinfo amounts in fen, named as the national interface (and the settlement table) names them."""
+    return {
         "medfee_sumamt": s.total,
         "fulamt_ownpay_amt": s.full_self_pay,
         "overlmt_selfpay": s.over_limit,
@@ -64,6 +65,10 @@ def setlinfo(s: Settlement) -> dict[str, object]:
         "acct_mulaid_pay": s.mutual_aid_pay,
         "hifdm_pay": s.setlinfo_amount("hifdm_pay"),
     }
+
+
+def setlinfo(s: Settlement) -> dict[str, object]:
+    amounts = setlinfo_fen(s)
     out: dict[str, object] = {
         "mdtrt_id": s.claim_id,
         "psn_no": s.person_id,

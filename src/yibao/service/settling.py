@@ -26,6 +26,7 @@ from yibao.engine.state import COUNTERS, Accumulators
 from yibao.errors import InputError
 from yibao.io.claim_json import ACCOUNT_FLAGS
 from yibao.io.fields import Fields
+from yibao.io.settlement_json import setlinfo_fen
 from yibao.service.fees import engine_line, visit_claim
 from yibao.service.platform import Platform
 from yibao.service.registry import engine_person, enrolment_on
@@ -237,30 +238,10 @@ def settlement_amounts(s: Settlement) -> dict[str, object]:
         "rule_date": datetime.fromisoformat(s.rule_date).date(),
         "year": s.year,
         "snapshot_id": s.snapshot_id,
-        "medfee_sumamt": s.total,
-        "fulamt_ownpay_amt": s.full_self_pay,
-        "overlmt_selfpay": s.over_limit,
-        "preselfpay_amt": s.self_pay_first,
-        "inscp_scp_amt": s.policy_range,
-        "act_pay_dedc": s.deductible_paid,
-        "hifp_pay": s.setlinfo_amount("hifp_pay"),
         "pool_prop_selfpay": s.pooled_ratio,
-        "cvlserv_pay": s.setlinfo_amount("cvlserv_pay"),
-        "hifes_pay": s.setlinfo_amount("hifes_pay"),
-        "hifmi_pay": s.setlinfo_amount("hifmi_pay"),
-        "hifob_pay": s.setlinfo_amount("hifob_pay"),
-        "maf_pay": s.setlinfo_amount("maf_pay"),
-        "oth_pay": s.setlinfo_amount("oth_pay"),
-        "hifdm_pay": s.setlinfo_amount("hifdm_pay"),
-        "fund_pay_sumamt": s.fund_pay_total,
-        "psn_part_amt": s.personal_burden,
-        "acct_pay": s.account_pay + s.mutual_aid_pay,
-        "acct_mulaid_pay": s.mutual_aid_pay,
-        "psn_cash_pay": s.cash_pay,
-        "hosp_part_amt": s.hospital_burden,
-        "balc": s.account_balance,
         "reasons": json.dumps(s.reasons, ensure_ascii=False),
         "deltas": json.dumps(s.deltas, sort_keys=True),
+        **setlinfo_fen(s),
     }
 
 

@@ -134,15 +134,24 @@ def generate_catalog(seed: int, variants: int = 12) -> tuple[list[CatalogItem], 
                 standard = None
                 if kind == "drug" and cls != CLASS_C and rng.random() < 0.12:
                     standard = (p * Decimal(str(round(rng.uniform(0.85, 0.97), 2)))).quantize(Decimal("0.0001"))
-                items.append(_item(code, f"{name}（规格{v + 1}）", kind, cls, spf, standard))
+                items.append(plain_item(code, f"{name}（规格{v + 1}）", kind, cls, spf, standard))
                 priced.append(Priced(code, f"{name}（规格{v + 1}）", kind, unit, p, cls))
     name, price, unit = BED
-    items.append(_item("CW000001", name, "service", CLASS_A, None, None))
+    items.append(plain_item("CW000001", name, "service", CLASS_A, None, None))
     priced.append(Priced("CW000001", name, "bed", unit, Decimal(str(price)), CLASS_A))
     return items, priced
 
 
-def _item(code: str, name: str, kind: str, cls: int, spf: int | None, standard: Decimal | None) -> CatalogItem:
+def plain_item(
+    code: str,
+    name: str,
+    kind: str,
+    cls: int,
+    spf: int | None = None,
+    standard: Decimal | None = None,
+    region: str = CITY,
+) -> CatalogItem:
+    """A catalogue item without restrictions (sex, age, visit type, level, indication, validity)."""
     return CatalogItem(
         code=code,
         name=name,
@@ -159,5 +168,5 @@ def _item(code: str, name: str, kind: str, cls: int, spf: int | None, standard: 
         indication_required=False,
         valid_from=None,
         valid_to=None,
-        region=CITY,
+        region=region,
     )

@@ -20,6 +20,7 @@ from yibao.sim.profile import GUANGDONG_2020, allocate, bands_of, reweight
 from yibao.sim.targets import target
 
 YEAR = 2020
+CENSUS_DAY = (11, 1)  # month and day the census ages refer to (第七次全国人口普查标准时点)
 CITY = "445100"
 #: 潮州's districts and county with their share of the population (七普: 湘桥 ≈ 0.18, 潮安 ≈ 0.47, 饶平 ≈ 0.35)
 COUNTIES = (("445102", "湘桥区", Fraction(18, 100)), ("445103", "潮安区", Fraction(47, 100)),
@@ -36,7 +37,8 @@ SURNAMES = "陈林黄蔡郑吴李张王刘许谢杨洪苏余邱詹曾庄沈彭�
 GIVEN = "伟俊杰浩宇思佳欣怡婷丽娟秀英明华文辉锦楷泽瑜涛燕妹惠銮玉珠创鸿乐"
 INDUSTRIES = ("陶瓷", "食品", "服装", "不锈钢制品", "电子", "印刷包装", "物流", "婚纱礼服", "茶业", "建材")
 #: the assistance categories' shares of residents (潮州: about 2.3% 低保, 0.3% 特困; assumption)
-ASSISTANCE_SHARES = (("extreme_poverty", 0.003), ("subsistence_allowance", 0.026), ("near_subsistence", 0.008))
+ASSISTANCE_SHARES = (("extreme_poverty", 0.003), ("subsistence_allowance", 0.026), ("near_subsistence", 0.008),
+                     ("relapse_poverty", 0.002), ("severe_disability", 0.006))  # fmt: skip
 FLEXIBLE_SHARE = 0.12  # of working employee-scheme members (assumption)
 CIVIL_SERVANT_SHARE = 0.06  # employees of 机关事业单位 with 公务员医疗补助 (assumption)
 PSN_TYPES = {"active": "1101", "flexible": "1103", "retiree": "1201", "minor": "1401", "student": "1403",
@@ -157,9 +159,8 @@ def generate_city(scale: Fraction, seed: int, year: int = YEAR) -> City:
     serials: dict[tuple[str, date, str], int] = {}
     for i, (age, sex) in enumerate(ages):
         region = county_of[i]
-        birth = date(year - age, 1, 1) + timedelta(days=rng.randrange(365))
-        if birth > start:
-            birth = start  # a newborn of 1 January
+        # the census counts ages on its standard day (七普: 1 November 2020)
+        birth = date(year - age - 1, 11, 2) + timedelta(days=rng.randrange(365))
         if i in retired:
             scheme, ptype = "employee", "retiree"
         elif i in working:
@@ -232,7 +233,9 @@ def _person(
         chronic.append("malignant_tumour")
     paid_on = date(start.year - 1, rng.randint(9, 12), rng.randint(1, 28))  # 集中参保期
     interrupted = 0
-    if category != "none":
+    if birth >= start:
+        paid_on = birth  # a newborn, enrolled from birth (exempt from waiting)
+    elif category != "none":
         paid_on = date(start.year - 1, 12, 20)  # enrolled and paid for by medical assistance (资助参保)
     elif scheme == "resident" and rng.random() < 0.03:
         paid_on = start + timedelta(days=rng.randrange(30, 180))  # a late enrolee

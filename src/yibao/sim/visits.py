@@ -33,7 +33,7 @@ from yibao.engine.model import (
     FeeLine,
 )
 from yibao.sim.catalog import Priced
-from yibao.sim.city import OUTSIDE, City, Institution, Resident
+from yibao.sim.city import CENSUS_DAY, OUTSIDE, City, Institution, Resident
 
 #: age-group upper bounds for the rate tables
 AGE_GROUPS = (4, 17, 44, 59, 69, 79, 200)
@@ -41,9 +41,14 @@ AGE_GROUPS = (4, 17, 44, 59, 69, 79, 200)
 OUTPATIENT_RATE = {"resident": (2.2, 1.0, 0.9, 1.5, 2.4, 3.0, 3.2), "employee": (0, 0, 2.3, 3.2, 4.6, 5.4, 5.6)}
 PHARMACY_RATE = {"resident": (0.2, 0.2, 0.4, 0.5, 0.6, 0.6, 0.5), "employee": (0, 0, 6.2, 7.0, 7.0, 7.0, 6.5)}
 INPATIENT_RATE = {
-    "resident": (0.083, 0.031, 0.053, 0.083, 0.150, 0.22, 0.28),
+    "resident": (0.083, 0.031, 0.040, 0.083, 0.150, 0.22, 0.28),
     "employee": (0, 0, 0.066, 0.100, 0.200, 0.30, 0.37),
 }
+#: women of child-bearing age are admitted more (births: 潮州 had about 1.1% births a year in 2020)
+#: and see doctors a little more at every age (《中国卫生健康统计年鉴》 two-week consultation rates)
+FEMALE_OUTPATIENT = 1.1
+BIRTH_RATE = {20: 0.045, 25: 0.075, 30: 0.055, 35: 0.02}  # per woman-year, by 5-year age band
+BIRTH_DX = (("O80.0", "单胎顺产"), ("O82.0", "剖宫产"))
 CHRONIC_VISITS = {"hypertension_diabetes": 10, "malignant_tumour": 9}
 #: median cost per visit, yuan, by hospital level 0–3 and outside the city (index 4)
 OUTPATIENT_COST = (55.0, 95.0, 170.0, 270.0, 300.0)
@@ -63,7 +68,7 @@ OUTPATIENT_DX = (("J06.9", "急性上呼吸道感染"), ("I10.x00", "原发性�
                  ("H10.9", "结膜炎"), ("A09.9", "胃肠炎"))  # fmt: skip
 INPATIENT_DX = {
     "young": (("J18.9", "肺炎"), ("A09.0", "感染性腹泻"), ("J21.9", "急性细支气管炎"), ("S52.5", "桡骨远端骨折"),
-              ("K35.8", "急性阑尾炎"), ("O80.0", "单胎顺产"), ("O82.0", "剖宫产"), ("N20.0", "肾结石")),
+              ("K35.8", "急性阑尾炎"), ("N20.0", "肾结石"), ("J45.9", "哮喘")),
     "middle": (("K80.2", "胆囊结石"), ("I63.9", "脑梗死"), ("I25.1", "冠状动脉粥样硬化性心脏病"),
                ("C34.9", "肺恶性肿瘤"), ("C50.9", "乳腺恶性肿瘤"), ("M51.2", "腰椎间盘突出"), ("K35.8", "急性阑尾炎")),
     "old": (("I63.9", "脑梗死"), ("J44.1", "慢性阻塞性肺病伴急性加重"), ("I50.9", "心力衰竭"), ("J18.9", "肺炎"),
@@ -134,15 +139,19 @@ class VisitGenerator:
 
     def person_visits(self, p: Resident) -> Iterator[SimVisit]:
         rng = self.rng
-        age = p.age_on(date(self.city.year, 7, 1))
+        age = p.age_on(date(self.city.year, *CENSUS_DAY))  # the ages the rates (and the census) use
         g = _group(age)
         s = p.scheme
-        for _ in range(_poisson(rng, OUTPATIENT_RATE[s][g])):
+        female = p.sex == "female"
+        for _ in range(_poisson(rng, OUTPATIENT_RATE[s][g] * (FEMALE_OUTPATIENT if female else 1.0))):
             yield self._outpatient(p)
         for _ in range(_poisson(rng, PHARMACY_RATE[s][g])):
             yield self._pharmacy(p)
         for _ in range(_poisson(rng, INPATIENT_RATE[s][g])):
             yield self._inpatient(p, age)
+        if female and 20 <= age < 40 and s == "resident":  # employees' births are paid by 生育保险, not modelled
+            for _ in range(_poisson(rng, BIRTH_RATE[age // 5 * 5 if age < 35 else 35])):
+                yield self._inpatient(p, age, birth=True)
         for disease in p.chronic:
             if disease == "hypertension_diabetes" and s != "resident":
                 continue
@@ -151,8 +160,12 @@ class VisitGenerator:
 
     # -- one visit ----------------------------------------------------------------------------
 
-    def _day(self) -> date:
-        return self.rng.choices(self._days, cum_weights=self._day_cum)[0]
+    def _day(self, p: Resident) -> date:
+        """A day of the year, weighted by month; never before the person was born."""
+        day = self.rng.choices(self._days, cum_weights=self._day_cum)[0]
+        if day < p.birth:
+            day = p.birth + timedelta(days=self.rng.randrange((self._days[-1] - p.birth).days + 1))
+        return day
 
     def _id(self) -> str:
         self._n += 1
@@ -200,7 +213,7 @@ class VisitGenerator:
         total = self._cost(OUTPATIENT_COST[level], 0.7)
         lines = self._lines(total, (("service", 0.35), ("drug", 0.6), ("material", 0.05)), self.rng.randint(2, 7))
         dx = (self.rng.choice(OUTPATIENT_DX),)
-        day = self._day()
+        day = self._day(p)
         return SimVisit(
             p, self._claim(p, OUTPATIENT, inst, day, lines, diagnoses=(dx[0][0],)), inst.code, "11", dx, day
         )
@@ -209,28 +222,31 @@ class VisitGenerator:
         inst = self.rng.choice(self.pharmacies.get(p.region) or next(iter(self.pharmacies.values())))
         total = self._cost(PHARMACY_COST, 0.8)
         lines = self._lines(total, (("drug", 1.0),), self.rng.randint(1, 4))
-        day = self._day()
+        day = self._day(p)
         return SimVisit(p, self._claim(p, PHARMACY, inst, day, lines), inst.code, "41", (), day)
 
     def _chronic(self, p: Resident, disease: str) -> SimVisit:
         inst = self._hospital(p, self.rng.choice((1, 2, 2, 3)) if disease != "malignant_tumour" else 3)
         total = self._cost(CHRONIC_COST[disease], 0.5)
         lines = self._lines(total, (("drug", 0.85), ("service", 0.15)), self.rng.randint(2, 6))
-        day = self._day()
+        day = self._day(p)
         claim = self._claim(p, CHRONIC, inst, day, lines, disease=disease, diagnoses=(CHRONIC_DX[disease][0],))
         return SimVisit(p, claim, inst.code, "14", (CHRONIC_DX[disease],), day)
 
-    def _inpatient(self, p: Resident, age: int) -> SimVisit:
+    def _inpatient(self, p: Resident, age: int, birth: bool = False) -> SimVisit:
         rng = self.rng
         level = rng.choices(range(5), INPATIENT_LEVELS[p.scheme])[0]
         inst = self._hospital(p, level)
         total = self._cost(INPATIENT_COST[level] * INPATIENT_COST_FACTOR[p.scheme], 0.7, tail=0.03)
         stay = max(1, min(60, round(rng.lognormvariate(math.log(6 + level), 0.5))))
-        discharge = self._day()
+        discharge = self._day(p)
         admission = discharge - timedelta(days=stay)
         if admission.year < self.city.year:
             admission = date(self.city.year, 1, 1)
             discharge = admission + timedelta(days=stay)
+        if admission < p.birth:  # a newborn's first stay starts at birth
+            admission = p.birth
+            stay = max(1, (discharge - admission).days)
         bed = self.by_kind["bed"][0]
         rest = self._lines(
             max(100.0, total - float(bed.price) * stay),
@@ -239,8 +255,11 @@ class VisitGenerator:
             start=2,
         )
         lines = (self._line(bed, Decimal(stay), 1), *rest)
-        table = INPATIENT_DX["young" if age < 35 else "middle" if age < 65 else "old"]
-        dx = tuple(rng.sample(table, rng.choice((1, 1, 2, 3))))
+        if birth:
+            dx: tuple[tuple[str, str], ...] = (rng.choice(BIRTH_DX),)
+        else:
+            table = INPATIENT_DX["young" if age < 35 else "middle" if age < 65 else "old"]
+            dx = tuple(rng.sample(table, rng.choice((1, 1, 2, 3))))
         claim = self._claim(
             p, INPATIENT, inst, discharge, lines,
             admission_date=admission, discharge_date=discharge, diagnoses=tuple(c for c, _ in dx),
