@@ -167,3 +167,19 @@ def test_every_command_has_help_with_an_example() -> None:
     ):
         done = run(*cmd, "--help")
         assert done.returncode == 0 and "例" in done.stdout, cmd
+
+
+def test_demo_refuses_a_bad_scale_naming_the_option(tmp_path: Path) -> None:
+    for bad in ("abc", "0", "5"):
+        done = run("demo", "--scale", bad, "--out", str(tmp_path))
+        assert done.returncode == 2 and "--scale" in done.stderr, (bad, done.stderr)
+    assert not (tmp_path / "yibao.db").exists()  # nothing written
+
+
+def test_sim_writes_the_city_as_csv(tmp_path: Path) -> None:
+    done = run("sim", "--scale", "1/20000", "--seed", "2", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    persons = (tmp_path / "persons.csv").read_text(encoding="utf-8").splitlines()
+    assert len(persons) == 1 + 133  # 266.30万 / 20,000, and the header
+    visits = (tmp_path / "visits.csv").read_text(encoding="utf-8").splitlines()
+    assert visits[0].startswith("mdtrt_id,psn_no,date") and len(visits) > len(persons)
