@@ -8,6 +8,7 @@ within ±3 percentage points (the assistance share, which the issue does not lis
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,21 @@ def test_payment_file_errors_name_the_line_and_field(tmp_path: Path) -> None:
     f.write_text(",".join(HEADERS) + "\n" + good + "\n", encoding="utf-8")
     [p] = read_payments(f, enrolled, frozenset({"445102"}))
     assert (p.employer, p.personal, p.amount) == (18150, 6600, 24750)
+
+
+def test_the_demo_report_renders_in_headless_chromium(demo: DemoResult, tmp_path: Path) -> None:
+    """Opening report.html shows the run's own figures (not a sample's)."""
+    from test_report import _chromium, _require_browser
+
+    browser = _require_browser()
+    done = _chromium(browser, tmp_path / "profile", "--dump-dom", demo.report_path.resolve().as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    s = demo.summary
+    for shown in (
+        f"{s['insured_total']:,} 人",
+        f"{s['settlements_total']:,} 笔",
+        f"{Decimal(str(s['policy_range_inpatient_fund_share']['employee'])) * 100:.2f}%",
+        "校准目标与本次结果",
+        "个人负担最重的参保人",
+    ):
+        assert shown in done.stdout, shown
