@@ -45,15 +45,14 @@ class _Bar:
         self.task: object = None
 
     def stage(self, name: str, total: int | None = None) -> None:
-        if self.task is not None:
-            t = self.progress.tasks[-1]
-            self.progress.update(t.id, completed=t.total or 1, total=t.total or 1)
+        self.finish()
         self.task = self.progress.add_task(name, total=total)
 
     def advance(self, n: int = 1) -> None:
         self.progress.advance(self.progress.tasks[-1].id, n)
 
     def finish(self) -> None:
+        """Show the current stage as complete (a stage without a count has total 1)."""
         if self.task is not None:
             t = self.progress.tasks[-1]
             self.progress.update(t.id, completed=t.total or 1, total=t.total or 1)

@@ -29,12 +29,14 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from yibao.io.claim_json import SCHEME_INSUTYPE
 from yibao.money import fen_to_yuan as yuan
+from yibao.service.registry import age_on
 from yibao.sim.city import CENSUS_DAY
 from yibao.store import funding, models
 from yibao.store.pii import LABEL_NAME, PiiCipher, mask_name
 
-SCHEMES = {"310": "employee", "390": "resident"}
+SCHEMES = {insutype: scheme for scheme, insutype in SCHEME_INSUTYPE.items()}
 KEY_GROUPS = ("extreme_poverty", "subsistence_allowance")
 LEVELS = {0: "基层", 1: "一级", 2: "二级", 3: "三级"}
 VISIT_TYPES = {"outpatient": "普通门诊", "chronic": "门诊慢特病", "inpatient": "住院", "pharmacy": "定点药店购药"}
@@ -75,10 +77,6 @@ class YearFigures:
     paid: dict[str, int]  # critical_illness, assistance, account, civil_servant
 
 
-def _age(birth: date, on: date) -> int:
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
 def _age_group(age: int) -> str:
     return next(name for lo, hi, name in AGE_GROUPS if lo <= age <= hi)
 
@@ -98,7 +96,7 @@ def read_figures(engine: Engine, year: int, cipher: PiiCipher, top: int = 20) ->
         for person in people:
             insured[SCHEMES[person.insutype]] += 1
             retirees += person.psn_type.startswith(("12", "13"))
-            age = _age(person.birth_date, mid)
+            age = age_on(person.birth_date, mid)
             ages[person.psn_no] = age
             age_60 += age >= 60
             age_65 += age >= 65

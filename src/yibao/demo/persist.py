@@ -26,15 +26,18 @@ from sqlalchemy import (
     Integer,
     Numeric,
     Table,
+    bindparam,
     delete,
     func,
     insert,
     select,
+    update,
 )
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from yibao.demo.year import Settled
 from yibao.engine.state import COUNTERS, Accumulators
+from yibao.io.claim_json import SCHEME_INSUTYPE
 from yibao.io.payments_csv import Payment, Remittance
 from yibao.io.settlement_json import CLR_TYPES
 from yibao.policy.snapshot import PolicySnapshot
@@ -45,7 +48,6 @@ from yibao.sim.payments import Subsidy
 from yibao.store import funding, models
 from yibao.store.pii import LABEL_CERTNO, LABEL_NAME, PiiCipher
 
-INSUTYPE = {"employee": "310", "resident": "390"}
 CHUNK = 5000
 
 Row = dict[str, Any]
@@ -164,7 +166,7 @@ def write_city(
             "birth_date": p.birth,
         })  # fmt: skip
         enrolments.append({
-            "psn_no": p.psn_no, "insutype": INSUTYPE[p.scheme], "psn_type": PSN_TYPES[p.person_type],
+            "psn_no": p.psn_no, "insutype": SCHEME_INSUTYPE[p.scheme], "psn_type": PSN_TYPES[p.person_type],
             "region_code": p.region, "begin_date": date(city.year, 1, 1), "end_date": date(city.year, 12, 31),
             "assistance_category": p.category, "civil_servant": p.civil_servant,
             "emp_name": employer_names.get(p.employer or "", ""), "emp_code": p.employer,
@@ -228,7 +230,7 @@ class SettlementWriter:
         setl_id = f"S{c.claim_id[3:]}"
         begin = datetime.combine(c.admission_date or v.day, time(9))
         end = datetime.combine(v.day, time(11))
-        insutype = INSUTYPE[s.scheme]
+        insutype = SCHEME_INSUTYPE[s.scheme]
         self.rows["visit"].append({
             "mdtrt_id": c.claim_id, "psn_no": v.person.psn_no, "insutype": insutype, "fixmedins_code": v.institution,
             "visit_type": c.visit_type, "med_type": v.med_type, "hospital_level": c.hospital_level,
@@ -301,15 +303,13 @@ def write_credits(engine: Engine, city: City, credit: Any) -> None:
 def write_year_end(engine: Engine, accumulators: dict[str, Accumulators]) -> None:
     rows = []
     for acc in accumulators.values():
-        row: Row = {"psn_no": acc.person_id, "insutype": INSUTYPE[acc.scheme], "region_code": acc.region,
+        row: Row = {"psn_no": acc.person_id, "insutype": SCHEME_INSUTYPE[acc.scheme], "region_code": acc.region,
                     "year": acc.year, "chronic": json.dumps(acc.chronic, sort_keys=True)}  # fmt: skip
         row.update({name: getattr(acc, name) for name in COUNTERS})
         rows.append(row)
     _bulk(engine, models.Accumulator, rows)
     balances = [{"b_psn_no": a.person_id, "b_balance": a.account_balance} for a in accumulators.values()
                 if a.scheme == "employee"]  # fmt: skip
-    from sqlalchemy import bindparam, update
-
     t = table(models.Account)
     with engine.begin() as conn:
         for i in range(0, len(balances), CHUNK):

@@ -24,6 +24,7 @@ from yibao.demo.indicators import read_figures
 from yibao.demo.summary import report_data, summary
 from yibao.demo.year import YearRun, benefits_from
 from yibao.errors import InputError
+from yibao.io.claim_json import SCHEME_INSUTYPE
 from yibao.io.payments_csv import read_payments, remittances, write_payments
 from yibao.io.policy_dir import load_policy_dir
 from yibao.policy.snapshot import PolicySnapshot
@@ -118,7 +119,7 @@ def run_demo(
         persist.write_dues(engine, book.all())
         payment_file = opts.out / f"collections-{city.year}.csv"
         write_payments(payment_file, payments(city, book))
-        enrolled = {p.psn_no: frozenset({"310" if p.scheme == "employee" else "390"}) for p in city.people}
+        enrolled = {p.psn_no: frozenset({SCHEME_INSUTYPE[p.scheme]}) for p in city.people}
         received = read_payments(payment_file, enrolled, frozenset(code for code, _, _ in COUNTIES))
         persist.write_collections(
             engine, received, remittances(received), fiscal_subsidies(city, book), payment_file.name

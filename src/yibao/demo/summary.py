@@ -14,8 +14,6 @@ from yibao.demo.indicators import AGE_GROUPS, YearFigures, share
 from yibao.money import fen_to_yuan as yuan
 from yibao.sim.targets import CHAOZHOU_2020, Target, within
 
-_FOUR = Decimal("0.0001")
-
 
 def _dec(x: Fraction, places: str = "0.0001") -> str:
     return str((Decimal(x.numerator) / Decimal(x.denominator)).quantize(Decimal(places), rounding=ROUND_HALF_UP))

@@ -15,10 +15,11 @@ from datetime import date
 
 from yibao.enrol.contribution import employee_month, resident_year
 from yibao.enrol.terms import EmployeeTerms, employee_terms, resident_terms
+from yibao.io.claim_json import SCHEME_INSUTYPE
 from yibao.policy.snapshot import PolicySnapshot
 from yibao.sim.city import City, Resident
 
-EMPLOYEE_INSUTYPE, RESIDENT_INSUTYPE = "310", "390"
+EMPLOYEE_INSUTYPE, RESIDENT_INSUTYPE = SCHEME_INSUTYPE["employee"], SCHEME_INSUTYPE["resident"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,6 @@ class Target:
     kind: str  # count | yuan | share
     source: str
     tolerance: Fraction  # relative for counts and money, absolute (fraction points) for shares
-    per_capita: bool = True  # scales with the insured population
 
 
 def _t(key: str, name: str, value: str, kind: str, where: str, tol: str = "0.10") -> Target:
@@ -61,11 +60,6 @@ CHAOZHOU_2020: tuple[Target, ...] = (
     _t("retiree_share", "职工医保参保人员中退休人员占比", "0.3029", "share", CHALLENGES, "0.03"),
     _t("retiree_share_of_employee_spending", "退休人员支出占职工医保待遇支出比例", "0.50", "share", CHALLENGES, "0.03"),
 )
-
-#: the split of the city's fund between the schemes is not published; these shares make
-#: the schemes' per-capita income and spending plausible for a 广东 地级市 in 2020 and are
-#: what the utilisation in :mod:`yibao.sim.visits` is tuned to
-EMPLOYEE_SHARE_OF_EXPENDITURE = Fraction(36, 100)  # assumption
 
 
 def target(key: str) -> Target:
