@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from yibao import cli_demo
+from yibao import cli_demo, cli_fund
 from yibao.errors import InputError, YibaoError
 
 app = typer.Typer(
@@ -34,6 +34,8 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(db_app, name="db")
 app.command("demo")(cli_demo.demo)
 app.command("sim")(cli_demo.sim)
+app.command("check")(cli_fund.check)
+app.add_typer(cli_fund.fund_app, name="fund")
 DbUrl = Annotated[str | None, typer.Option("--db", help="数据库地址（默认 $YIBAO_DB 或 sqlite:///yibao.db）")]
 
 err = Console(stderr=True)

@@ -37,15 +37,18 @@ from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from yibao.demo.year import Settled
 from yibao.engine.state import COUNTERS, Accumulators
+from yibao.fund import entries
+from yibao.fund.chart import AccountRef
 from yibao.io.claim_json import SCHEME_INSUTYPE
 from yibao.io.payments_csv import Payment, Remittance
 from yibao.io.settlement_json import CLR_TYPES
 from yibao.policy.snapshot import PolicySnapshot
-from yibao.service.settling import settlement_amounts
+from yibao.service.ledger import ensure_accounts, posting_rows, transfer_row
+from yibao.service.settling import settlement_amounts, sub_ledger
 from yibao.sim.city import PSN_TYPES, City
 from yibao.sim.dues import Due
 from yibao.sim.payments import Subsidy
-from yibao.store import funding, models
+from yibao.store import funding, ledger, models
 from yibao.store.pii import LABEL_CERTNO, LABEL_NAME, PiiCipher
 
 CHUNK = 5000
@@ -129,7 +132,9 @@ def is_empty(engine: Engine) -> bool:
 
 def clear(engine: Engine) -> None:
     """Remove everything a previous demo wrote (child tables first)."""
-    order = (models.AccountMovement, models.SettlementDetail, models.FeeLine, models.Settlement, models.Diagnosis,
+    order = (ledger.LedgerClose, ledger.LedgerPosting, ledger.LedgerTransfer, ledger.LedgerAccount, ledger.FundMonth,
+             ledger.FundBudget, ledger.FundAlert, ledger.CountyOpening, ledger.DeficitShareRow,
+             ledger.AdjustmentRegionRow, models.AccountMovement, models.SettlementDetail, models.FeeLine, models.Settlement, models.Diagnosis,
              models.Visit, models.Accumulator, models.Account, models.MutualAidBinding, models.EVoucher,
              models.Enrolment, models.Message, models.SignIn, models.Person, models.Institution, models.Region,
              funding.Collection, funding.Remittance, funding.FiscalSubsidy, funding.ContributionDue,
@@ -220,8 +225,9 @@ class SettlementWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.rows: dict[str, list[Row]] = {
-            k: [] for k in ("visit", "diagnosis", "fee_line", "settlement", "detail", "movement")
+            k: [] for k in ("visit", "diagnosis", "fee_line", "settlement", "detail", "movement", "transfer", "posting")
         }
+        self.accounts: set[AccountRef] = set()
         self.count = 0
 
     def add(self, done: Settled) -> None:
@@ -266,6 +272,14 @@ class SettlementWriter:
                 "setl_id": setl_id, "fund_pay_type": d.fund_code, "inscp_scp_amt": d.base,
                 "crt_payb_lmt_amt": d.limit_available, "fund_payamt": d.amount, "setl_proc_info": d.note[:400],
             })  # fmt: skip
+        transfer = entries.settlement(
+            setl_id, v.day, v.institution, s.region, sub_ledger(v.person.region, s.region),
+            ((d.fund_code, d.amount) for d in s.details), s.account_pay + s.mutual_aid_pay,
+        )  # fmt: skip
+        if transfer is not None:
+            self.rows["transfer"].append(transfer_row(transfer, end))
+            self.rows["posting"].extend(posting_rows(transfer))
+            self.accounts.update(p.account for p in transfer.postings)
         if s.account_pay:
             self.rows["movement"].append({
                 "psn_no": v.person.psn_no, "amount": -s.account_pay, "kind": "settlement", "setl_id": setl_id,
@@ -278,8 +292,11 @@ class SettlementWriter:
     def flush(self) -> None:
         order = (("visit", models.Visit), ("diagnosis", models.Diagnosis), ("fee_line", models.FeeLine),
                  ("settlement", models.Settlement), ("detail", models.SettlementDetail),
-                 ("movement", models.AccountMovement))  # fmt: skip
+                 ("movement", models.AccountMovement), ("transfer", ledger.LedgerTransfer),
+                 ("posting", ledger.LedgerPosting))  # fmt: skip
         with self.engine.begin() as conn:
+            ensure_accounts(conn, self.accounts, conn.dialect.name)
+            self.accounts.clear()
             for key, model in order:
                 rows = self.rows[key]
                 insert_rows(conn, table(model), rows)

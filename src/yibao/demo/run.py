@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from yibao.demo import persist
+from yibao.demo.books import DemoBooks
 from yibao.demo.indicators import read_figures
 from yibao.demo.summary import report_data, summary
 from yibao.demo.year import YearRun, benefits_from
@@ -29,8 +31,9 @@ from yibao.io.payments_csv import read_payments, remittances, write_payments
 from yibao.io.policy_dir import load_policy_dir
 from yibao.policy.snapshot import PolicySnapshot
 from yibao.report import write_report
+from yibao.service.fund_report import fund_tables, report_section, write_workbook
 from yibao.sim.catalog import generate_catalog
-from yibao.sim.city import CITY, COUNTIES, generate_city
+from yibao.sim.city import CITY, COUNTIES, City, generate_city
 from yibao.sim.dues import DueBook
 from yibao.sim.payments import fiscal_subsidies, payments
 from yibao.sim.visits import VisitGenerator
@@ -121,9 +124,8 @@ def run_demo(
         write_payments(payment_file, payments(city, book))
         enrolled = {p.psn_no: frozenset({SCHEME_INSUTYPE[p.scheme]}) for p in city.people}
         received = read_payments(payment_file, enrolled, frozenset(code for code, _, _ in COUNTIES))
-        persist.write_collections(
-            engine, received, remittances(received), fiscal_subsidies(city, book), payment_file.name
-        )
+        remitted, subsidies = remittances(received), fiscal_subsidies(city, book)
+        persist.write_collections(engine, received, remitted, subsidies, payment_file.name)
         persist.write_credits(engine, city, book.account_credit)
 
         progress.stage("逐笔结算", len(visits))
@@ -135,8 +137,17 @@ def run_demo(
         writer.flush()
         persist.write_year_end(engine, run.accumulators)
 
+        progress.stage("基金记账、月度清算与结账", 12)
+        books = DemoBooks(engine, snapshot, city)
+        dues = book.all()
+        credits = _credits(city, book)
+        books.income(received, remitted, subsidies, dues, credits)
+        books.run(_account_openings(city), progress.advance)
+
         progress.stage("汇总指标与报告")
         figures = read_figures(engine, city.year, cipher)
+        fund_page = report_section(books.desk, CITY, city.year)
+        write_workbook(fund_tables(books.desk, CITY, city.year), city.year, opts.out / f"fund-{city.year}.xlsx")
     finally:
         engine.dispose()
     elapsed = clock() - started
@@ -151,8 +162,28 @@ def run_demo(
     result = summary(figures, opts.scale, opts.seed)
     summary_path = opts.out / "summary.json"
     summary_path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    report_path = write_report(report_data(figures, opts.scale, opts.seed, meta), opts.out / "report.html")
+    data = report_data(figures, opts.scale, opts.seed, meta)
+    data["fund"] = fund_page
+    report_path = write_report(data, opts.out / "report.html")
     return DemoResult(result, summary_path, report_path, url, elapsed, key_note)
+
+
+def _credits(city: City, book: DueBook) -> dict[tuple[str, int], int]:
+    """个人账户划入 per county and month (what :func:`persist.write_credits` writes per person)."""
+    out: dict[tuple[str, int], int] = defaultdict(int)
+    for p in city.people:
+        if p.scheme == "employee":
+            for month in range(1, 13):
+                out[(p.region, month)] += book.account_credit(p, month)
+    return out
+
+
+def _account_openings(city: City) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for p in city.people:
+        if p.scheme == "employee":
+            out[p.region] += p.account_opening
+    return out
 
 
 def _version() -> str:

@@ -188,6 +188,17 @@ DEFINITIONS: tuple[ParamDef, ...] = (
     _d("resident.incentive.ci_cap_raise_per_year", Kind.RATIO),
     _d("resident.incentive.zero_claim_raise", Kind.RATIO),
     _d("resident.incentive.max_raise", Kind.RATIO),
+    # the fund's books (基金管理): warning levels, city–county deficit sharing, the adjustment fund
+    _d("fund.warning.shortage_months", Kind.COUNT),
+    _d("fund.warning.reasonable_min_months", Kind.COUNT),
+    _d("fund.warning.reasonable_max_months", Kind.COUNT),
+    _d("fund.warning.excess_months", Kind.COUNT),
+    _d("fund.pooling.county_share.under_collection", Kind.RATIO),
+    _d("fund.pooling.county_share.over_budget", Kind.RATIO),
+    _d("fund.pooling.county_share.within_budget", Kind.RATIO),
+    _d("fund.adjustment.levy_rate", Kind.RATIO),
+    _d("fund.adjustment.stop_months", Kind.COUNT),
+    _d("fund.adjustment.reserve_months", Kind.COUNT),
 )
 
 

@@ -19,6 +19,7 @@ from yibao.report import formatting as fmt
 from yibao.report import tables
 from yibao.report.charts import BarChart, ChartView, Series, draw
 from yibao.report.fields import Record, by_scheme, integer, number, rows, section, text
+from yibao.report.fund import FundPage, build_fund_page
 
 # Colours: income blue, expenditure orange; the darker shade is 职工, the lighter 居民.
 INCOME_EMPLOYEE, INCOME_RESIDENT = "#1f5fa8", "#8db9e8"
@@ -76,6 +77,7 @@ class Page:
     calibration_verdict: str
     checks: tuple[Check, ...]
     notes: tuple[str, ...]
+    fund: FundPage
 
 
 def build_page(data: Mapping[str, object]) -> Page:
@@ -110,6 +112,7 @@ def build_page(data: Mapping[str, object]) -> Page:
         calibration_verdict=verdict,
         checks=_checks(data),
         notes=_notes(scale),
+        fund=build_fund_page(data),
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from yibao.policy.snapshot import PolicySnapshot
 from yibao.service.codes import CodeTables
+from yibao.service.ledger import Ledger
 from yibao.store.db import is_sqlite, session_factory
 from yibao.store.ids import ISSUER, IdIssuer
 from yibao.store.pii import PiiCipher
@@ -29,6 +30,8 @@ class Platform:
     codes: CodeTables = field(default_factory=CodeTables)  # per-region med_type / psn_type / clr_type
     clock: Callable[[], datetime] = datetime.now
     ids: IdIssuer = ISSUER
+    #: the books' writer; ``None`` only where a benchmark measures what posting costs (bench/ledger.py)
+    ledger: Ledger | None = field(default_factory=Ledger)
     sessions: sessionmaker[Session] = field(init=False)
 
     def __post_init__(self) -> None:

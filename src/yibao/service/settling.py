@@ -24,10 +24,14 @@ from yibao.engine.result import FundDetail, Settlement
 from yibao.engine.settle import rule_date_of
 from yibao.engine.state import COUNTERS, Accumulators
 from yibao.errors import InputError
+from yibao.fund import entries
+from yibao.fund.chart import entity_of
+from yibao.fund.transfer import TransferType, negated
 from yibao.io.claim_json import ACCOUNT_FLAGS
 from yibao.io.fields import Fields
 from yibao.io.settlement_json import setlinfo_fen
 from yibao.service.fees import engine_line, visit_claim
+from yibao.service.ledger import stored_transfer
 from yibao.service.platform import Platform
 from yibao.service.registry import engine_person, enrolment_on
 from yibao.service.visits import DISCHARGED, OPEN, SETTLED
@@ -202,10 +206,38 @@ def settle_visit(
             update(FeeLine).where(FeeLine.id.in_([r.id for r in rows])).values(setl_id=setl_id),
             execution_options={"synchronize_session": False},
         )
+        _post_settlement(session, platform, result, setl_id, visit, enrolment.region_code, now)
         if visit.visit_type != INPATIENT or not mid:
             visit.status = SETTLED
     clr = platform.codes.clr_type(visit.insured_region, result.visit_type)
     return Outcome(result, setl_id, now, person, enrolment.psn_type, visit.med_type, clr)
+
+
+def sub_ledger(region_code: str, pooling_region: str) -> str:
+    """The sub-ledger (市级分账核算) a person's spending books to: their county, or the city's own
+    books (市本级) when enrolled at city level or outside this pooling region's counties."""
+    inside = region_code != pooling_region and entity_of(region_code) == entity_of(pooling_region)
+    return region_code if inside else pooling_region
+
+
+def _post_settlement(
+    session: Session, platform: Platform, s: Settlement, setl_id: str, visit: Visit, region_code: str, now: datetime
+) -> None:
+    """The settlement's entries, in its transaction: each fund's payment a benefit expense of the
+    person's county and a payable to the institution (DESIGN.md §2)."""
+    if platform.ledger is None:
+        return
+    transfer = entries.settlement(
+        setl_id,
+        now.date(),
+        visit.fixmedins_code,
+        s.region,
+        sub_ledger(region_code, s.region),
+        ((d.fund_code, d.amount) for d in s.details),
+        s.account_pay + s.mutual_aid_pay,
+    )
+    if transfer is not None:
+        platform.ledger.post(session, transfer, now)
 
 
 def _check_echoed(data: Fields, result: Settlement) -> None:
@@ -359,18 +391,24 @@ def cancel_settlement(
     payer = original.mutual_aid_psn_no
     accounts = {p: _account(session, p, True) for p in sorted({original.psn_no, *([payer] if payer else [])})}
     scheme = "employee" if original.insutype == "310" else "resident"
-    negated, restored = reverse(
+    undone, restored = reverse(
         stored_settlement(session, original), to_engine(row, scheme, accounts[original.psn_no].balance)
     )
     cancel_id = platform.ids.next("S", now)
     from_engine(row, restored)
-    _move(session, accounts[original.psn_no], -negated.account_pay, "cancel", cancel_id, None, now)
+    _move(session, accounts[original.psn_no], -undone.account_pay, "cancel", cancel_id, None, now)
     if payer:
-        _move(session, accounts[payer], -negated.mutual_aid_pay, "cancel", cancel_id, original.psn_no, now)
+        _move(session, accounts[payer], -undone.mutual_aid_pay, "cancel", cancel_id, original.psn_no, now)
     original.status = "cancelled"
-    session.add(_row(negated, cancel_id, visit, msgid, now, "reversal", original.setl_id, payer, platform))
+    if platform.ledger is not None:
+        # the reversing entries are the original's, negated: exactly the same accounts and amounts
+        posted = stored_transfer(session, f"setl:{original.setl_id}")
+        if posted is not None:
+            reversing = negated(posted, f"setl:{cancel_id}", TransferType.SETTLEMENT_CANCEL, now.date())
+            platform.ledger.post(session, reversing, now)
+    session.add(_row(undone, cancel_id, visit, msgid, now, "reversal", original.setl_id, payer, platform))
     session.flush()
-    for d in negated.details:
+    for d in undone.details:
         session.add(_detail(cancel_id, d))
     for line in session.scalars(select(FeeLine).where(FeeLine.setl_id == original.setl_id)):
         line.setl_id = None
@@ -378,5 +416,5 @@ def cancel_settlement(
     person = session.get(Person, original.psn_no)
     assert person is not None
     enrolment = enrolment_on(session, original.psn_no, original.insutype, visit.begin_time.date())
-    clr = platform.codes.clr_type(visit.insured_region, negated.visit_type)
-    return Outcome(negated, cancel_id, now, person, enrolment.psn_type if enrolment else "", visit.med_type, clr)
+    clr = platform.codes.clr_type(visit.insured_region, undone.visit_type)
+    return Outcome(undone, cancel_id, now, person, enrolment.psn_type if enrolment else "", visit.med_type, clr)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-import yibao.store.funding  # noqa: F401  (registers the funding tables on Base.metadata)
+import yibao.store.funding
+import yibao.store.ledger  # noqa: F401  (registers the ledger tables on Base.metadata)
 from yibao.store.models import Base
 
 config = context.config

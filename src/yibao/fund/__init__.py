@@ -1,0 +1,1 @@
+"""The pooled fund's books: ledger, city–county pooling, the provincial adjustment fund, budgets and monitoring."""
