@@ -258,7 +258,7 @@ def close_month(platform: Books, entity: str, month: date) -> Closed:
     and an alert is raised where a sub-ledger crossed a warning level. Closing again replaces them."""
     first, last = month_start(month), month_end(month)
     with transaction(platform.sessions) as session:
-        names = dict(session.execute(select(Region.code, Region.name)).tuples().all())
+        names = dict(session.execute(select(Region.code, Region.name)).all())
         codes = list(session.scalars(select(LedgerAccount.code).where(LedgerAccount.entity == entity)))
         if not codes:
             raise InputError("entity", f"{entity} 没有任何账户，无法结账")
@@ -310,7 +310,7 @@ def clear_month(platform: Books, city: str, month: date, recover_revolving: bool
         )
         codes = list(session.scalars(select(LedgerAccount.code).where(where)))
         now = balances(session, last, codes)
-        regions = dict(session.execute(select(Institution.code, Institution.region_code)).tuples().all())
+        regions = dict(session.execute(select(Institution.code, Institution.region_code)).all())
         owed: dict[tuple[str, Fund], int] = {}
         advanced: dict[tuple[str, Fund], int] = {}
         for code, bal in now.items():
@@ -341,7 +341,7 @@ def clear_month(platform: Books, city: str, month: date, recover_revolving: bool
 def advance_revolving(platform: Books, city: str, on: date, amounts: dict[tuple[str, Fund], int]) -> list[Transfer]:
     """预付周转金: advances to institutions, disbursed from the special account to the paying agency first."""
     with transaction(platform.sessions) as session:
-        regions = dict(session.execute(select(Institution.code, Institution.region_code)).tuples().all())
+        regions = dict(session.execute(select(Institution.code, Institution.region_code)).all())
         plan: dict[tuple[str, Fund], int] = defaultdict(int)
         advances = []
         for (inst, fund), amount in sorted(amounts.items()):

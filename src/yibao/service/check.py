@@ -82,11 +82,8 @@ def check_closes(conn: Connection) -> CheckResult:
     months = sorted(m for (m,) in conn.execute(select(LedgerClose.month).distinct()))
     for first in months:
         last = month_end(first)
-        stored = dict(
-            conn.execute(select(LedgerClose.account, LedgerClose.balance).where(LedgerClose.month == first))
-            .tuples()
-            .all()
-        )
+        query = select(LedgerClose.account, LedgerClose.balance).where(LedgerClose.month == first)
+        stored = dict(conn.execute(query).all())
         actual = balances(conn, last, list(stored))
         for code, bal in sorted(stored.items()):
             r.checked += 1
@@ -220,9 +217,7 @@ def check_floors(conn: Connection) -> CheckResult:
                     select(LedgerClose.account, LedgerClose.balance).where(
                         LedgerClose.month == first, LedgerClose.account.in_(codes)
                     )
-                )
-                .tuples()
-                .all()
+                ).all()
             ),
         )
         for (first,) in conn.execute(select(LedgerClose.month).distinct())

@@ -36,7 +36,7 @@ class FundTable:
 def fund_tables(desk: Books, entity: str, year: int, last_month: int = 12) -> list[FundTable]:
     """The whole entity per fund first (transfers between its sub-ledgers left out), then each sub-ledger."""
     with desk.sessions() as session:
-        names = dict(session.execute(select(Region.code, Region.name)).tuples().all())
+        names = dict(session.execute(select(Region.code, Region.name)).all())
         whole = year_figures(session, entity, year, last_month, combine=True)
         parts = year_figures(session, entity, year, last_month)
     out: list[FundTable] = []
@@ -66,7 +66,7 @@ def report_section(desk: Books, entity: str, year: int) -> dict[str, object]:
     """The demo report's fund page as formatted text (yuan with two decimals, ratios as percent)."""
     tables = fund_tables(desk, entity, year)
     with desk.sessions() as session:
-        names = dict(session.execute(select(Region.code, Region.name)).tuples().all())
+        names = dict(session.execute(select(Region.code, Region.name)).all())
         shares = list(session.scalars(select(DeficitShareRow).where(DeficitShareRow.year == year)))
     return {
         "whole": [

@@ -79,10 +79,9 @@ class Ledger:
             pending: set[str] = session.info.setdefault(_PENDING, set())
             pending.update(a.code for a in new)
             session.info["yibao.ledger"] = self
-        inserted = session.execute(
-            _upsert(dialect)(LedgerTransfer).values(transfer_row(transfer, at)).on_conflict_do_nothing()
-        )
-        if getattr(inserted, "rowcount", 1) == 0:
+        stmt = _upsert(dialect)(LedgerTransfer).values(transfer_row(transfer, at)).on_conflict_do_nothing()
+        # RETURNING says whether this call inserted the row (rowcount is not reliable through the ORM)
+        if session.execute(stmt.returning(LedgerTransfer.id)).first() is None:
             _same_or_refuse(session, transfer)
             return False
         session.execute(insert(LedgerPosting), posting_rows(transfer))
