@@ -10,8 +10,9 @@ institution for payables and revolving funds.
 Amounts are signed fen with debits positive and credits negative, so a transfer balances
 when its postings sum to zero (per fund and per accounting entity, see :func:`entity_of`).
 Assets are debit-normal; liabilities, fund equity and income are credit-normal; expenses
-debit-normal. Cash accounts and revolving-fund advances may not go below zero; a payable
-may not turn into a receivable (:attr:`AccountKind.floor`).
+debit-normal. Cash accounts and revolving-fund advances may not go below zero
+(:attr:`AccountKind.floor`); a payable may turn into a receivable when a settlement is
+cancelled after its month was paid, and the next clearing recovers it.
 
 Sources: 《社会保险基金会计制度》 (财会〔2017〕28号) for the asset / liability / income /
 expense classes and the accounts 财政专户, 收入户, 支出户; 舟山 市级统筹方案 (seeds/003) for
@@ -105,13 +106,14 @@ _LABEL = {
     AccountKind.INTERNAL_IN: "市级分担拨入",
     AccountKind.INTERNAL_OUT: "市级分担拨出",
 }
+#: A payable has no floor: a settlement cancelled after its month was cleared leaves the institution
+#: owing the fund (a debit balance), which the next clearing offsets before paying anything.
 _FLOORED = frozenset(
     {
         AccountKind.FISCAL_SPECIAL,
         AccountKind.INCOME_ACCOUNT,
         AccountKind.EXPENDITURE_ACCOUNT,
         AccountKind.REVOLVING_FUND,
-        AccountKind.HOSPITAL_PAYABLE,
     }
 )
 

@@ -68,9 +68,16 @@ def collection(
     return move(f"coll:{ref}", TransferType.COLLECTION, ref, booked_on, legs)
 
 
-def remittance(booked_on: date, fund: Fund, city: str, county: str, month: date, amount: int) -> Transfer:
+def _batch(ref: str, batch: str) -> str:
+    """A second movement of the same kind and period (a supplementary remittance) names its batch."""
+    return f"{ref}:{batch}" if batch else ref
+
+
+def remittance(
+    booked_on: date, fund: Fund, city: str, county: str, month: date, amount: int, batch: str = ""
+) -> Transfer:
     """A county's receipts of ``month`` remitted to the city's fiscal special account (上解)."""
-    ref = f"{county}:{fund.value}:{month_key(month)}"
+    ref = _batch(f"{county}:{fund.value}:{month_key(month)}", batch)
     legs = [(_a(K.FISCAL_SPECIAL, fund, city), _a(K.INCOME_ACCOUNT, fund, county), amount)]
     return move(f"remit:{ref}", TransferType.REMITTANCE, ref, booked_on, legs)
 
@@ -166,9 +173,9 @@ def deficit_sharing(booked_on: date, fund: Fund, city: str, county: str, county_
     return move(f"share:{ref}", TransferType.DEFICIT_SHARING, ref, booked_on, legs)
 
 
-def adjustment_levy(booked_on: date, fund: Fund, province: str, city: str, amount: int) -> Transfer:
+def adjustment_levy(booked_on: date, fund: Fund, province: str, city: str, amount: int, batch: str = "") -> Transfer:
     """调剂金上解: from the city's special account to the province's adjustment fund."""
-    ref = f"{city}:{fund.value}:{booked_on.year}"
+    ref = _batch(f"{city}:{fund.value}:{booked_on.year}", batch)
     legs = [
         (_a(K.TRANSFER_OUT, fund, city), _a(K.FISCAL_SPECIAL, fund, city), amount),
         (_a(K.FISCAL_SPECIAL, fund, province), _a(K.TRANSFER_IN, fund, province), amount),
@@ -176,9 +183,12 @@ def adjustment_levy(booked_on: date, fund: Fund, province: str, city: str, amoun
     return move(f"levy:{ref}", TransferType.ADJUSTMENT_LEVY, ref, booked_on, legs)
 
 
-def adjustment_allocation(booked_on: date, fund: Fund, province: str, city: str, amount: int) -> Transfer:
-    """调剂金下拨: from the province's adjustment fund to a city with a reasonable deficit."""
-    ref = f"{city}:{fund.value}:{booked_on.year}"
+def adjustment_allocation(
+    booked_on: date, fund: Fund, province: str, city: str, amount: int, batch: str = ""
+) -> Transfer:
+    """调剂金下拨: from the province's adjustment fund to a city with a reasonable deficit (an
+    emergency allocation within the year names its batch)."""
+    ref = _batch(f"{city}:{fund.value}:{booked_on.year}", batch)
     legs = [
         (_a(K.TRANSFER_OUT, fund, province), _a(K.FISCAL_SPECIAL, fund, province), amount),
         (_a(K.FISCAL_SPECIAL, fund, city), _a(K.TRANSFER_IN, fund, city), amount),

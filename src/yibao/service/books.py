@@ -303,8 +303,19 @@ def clear_month(platform: Books, city: str, month: date, recover_revolving: bool
     special account to the paying agency (the institution's county) and paid to the institution;
     with ``recover_revolving`` (year end) outstanding revolving funds are first offset."""
     last = month_end(month)
-    period = f"{month:%Y-%m}"
     with transaction(platform.sessions) as session:
+        # a later run in the same month (what was settled after the first) gets its own transfer ids;
+        # the amounts come from the balances, so a run with nothing owed posts nothing
+        earlier = session.scalar(
+            select(func.count())
+            .select_from(LedgerTransfer)
+            .where(
+                LedgerTransfer.type.in_([TransferType.CLEARING.value, TransferType.REVOLVING_RECOVERY.value]),
+                LedgerTransfer.ref.like(f"%:{month:%Y-%m}%"),
+            )
+        )
+        batch = f"r{earlier}" if earlier else ""
+        period = f"{month:%Y-%m}:{batch}" if batch else f"{month:%Y-%m}"
         where = and_(
             LedgerAccount.entity == city, LedgerAccount.kind.in_([K.HOSPITAL_PAYABLE.value, K.REVOLVING_FUND.value])
         )
@@ -330,7 +341,7 @@ def clear_month(platform: Books, city: str, month: date, recover_revolving: bool
                 plan[(payer, fund)] += amount
                 payments.append((inst, fund, payer, amount))
         for (payer, fund), amount in sorted(plan.items()):
-            transfers.append(entries.disbursement(last, fund, city, payer, amount))
+            transfers.append(entries.disbursement(last, fund, city, payer, amount, f"clearing{batch}"))
         for inst, fund, payer, amount in payments:
             transfers.append(entries.clearing(last, fund, city, payer, inst, period, amount))
         for t in transfers:
