@@ -8,6 +8,7 @@ within ±3 percentage points (the assistance share, which the issue does not lis
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -160,10 +161,63 @@ def test_demo_on_postgresql(backend: str, tmp_path: Path) -> None:
             DemoOptions(out=tmp_path / "lite", scale=Fraction(1, 2000), seed=3, policy_dir=ROOT / "policies")
         )
         assert pg.summary == lite.summary  # the same year whatever the database
+        from yibao.service.check import run_checks
+
+        pg_engine = sa.create_engine(url)
+        try:
+            assert [r.name for r in run_checks(pg_engine) if not r.ok] == []  # the books hold on PostgreSQL too
+        finally:
+            pg_engine.dispose()
         with pytest.raises(InputError) as e:  # a database with data is refused, not overwritten
             run_demo(DemoOptions(out=tmp_path / "again", scale=Fraction(1, 2000), seed=3, db=url,
                                  policy_dir=ROOT / "policies"))  # fmt: skip
         assert e.value.field == "--db"
+
+
+def test_yibao_check_passes_on_the_demo_database(demo: DemoResult) -> None:
+    """The command a bureau runs: every invariant of the books holds after the demo year."""
+    import subprocess
+    import sys
+
+    db_file = demo.db_url.removeprefix("sqlite:///")
+    yibao = str(Path(sys.executable).parent / "yibao")
+    done = subprocess.run([yibao, "check", "--db", db_file], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "全部核对通过" in done.stdout
+    for name in (
+        "每笔转账借贷平衡",
+        "结算形成的应付医疗机构款等于结算基金支付",
+        "县区分账结余合计等于市（省）级账面净资产",
+    ):
+        assert name in done.stdout
+
+
+def test_the_books_follow_the_year(db: sa.Engine) -> None:
+    """Every settlement with a fund payment posted its entries; twelve months closed per county; the
+    payables all cleared by year end; the deficit sharing explained."""
+    with db.connect() as c:
+        paying = c.execute(sa.text("SELECT count(*) FROM settlement WHERE fund_pay_sumamt + acct_pay <> 0")).scalar()
+        posted = c.execute(sa.text("SELECT count(*) FROM ledger_transfer WHERE type = 'settlement'")).scalar()
+        assert paying == posted and posted > 50_000
+        months = c.execute(sa.text("SELECT region, count(DISTINCT month) FROM fund_month WHERE fund = '390100' "
+                                   "GROUP BY region")).all()  # fmt: skip
+        assert sorted(months) == [("445102", 12), ("445103", 12), ("445122", 12)]
+        owed = c.execute(sa.text(
+            "SELECT sum(p.amount) FROM ledger_posting p JOIN ledger_account a ON a.code = p.account "
+            "WHERE a.kind = 'pay' AND p.booked_on <= '2020-12-31'")).scalar()  # fmt: skip
+        assert owed == 0  # December's clearing paid every institution what it was owed
+        shares = c.execute(sa.text("SELECT deficit, county + city, explanation FROM deficit_share")).all()
+        assert shares and all(d == total for d, total, _ in shares)
+        assert any("县区承担" in text for *_, text in shares)
+
+
+def test_the_fund_workbook(demo: DemoResult) -> None:
+    from openpyxl import load_workbook
+
+    book = load_workbook(demo.summary_path.parent / "fund-2020.xlsx")
+    assert book.sheetnames[0] == "汇总"
+    assert any("湘桥区" in name and "居民" in name for name in book.sheetnames)
 
 
 def test_payment_file_errors_name_the_line_and_field(tmp_path: Path) -> None:
@@ -203,5 +257,8 @@ def test_the_demo_report_renders_in_headless_chromium(demo: DemoResult, tmp_path
         f"{Decimal(str(s['policy_range_inpatient_fund_share']['employee'])) * 100:.2f}%",
         "校准目标与本次结果",
         "个人负担最重的参保人",
+        "基金账务：收支、累计结余与可支付月数",
+        "各县区分账 累计结余可支付月数",
+        "年终县区缺口分担",
     ):
         assert shown in done.stdout, shown
