@@ -9,19 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from yibao.errors import NoPolicyInForce
 from yibao.policy.resolved import ResolvedPolicy
 from yibao.policy.schema import CATEGORIES
 from yibao.policy.snapshot import PolicySnapshot
 
 
 def _value(policy: ResolvedPolicy, path: str, on: date) -> int:
-    found = policy.values.get(path)
-    if found is None:
-        raise NoPolicyInForce(policy.region, on.isoformat(), path)
-    value = found[1].value
-    assert isinstance(value, int)
-    return value
+    return policy.whole_number(path, on)
 
 
 def _optional(policy: ResolvedPolicy, path: str) -> int | None:

@@ -5,21 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from yibao.errors import NoPolicyInForce
 from yibao.fund.adjustment import AdjustmentRule
 from yibao.fund.monitor import Thresholds
 from yibao.fund.pooling import SharingRule
-from yibao.policy.resolved import ResolvedPolicy
 from yibao.policy.snapshot import PolicySnapshot
-
-
-def _value(policy: ResolvedPolicy, path: str, on: date) -> int:
-    found = policy.values.get(path)
-    if found is None:
-        raise NoPolicyInForce(policy.region, on.isoformat(), path)
-    value = found[1].value
-    assert isinstance(value, int)
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +23,7 @@ def fund_terms(snapshot: PolicySnapshot, region: str, on: date) -> FundTerms:
     policy = snapshot.at(region, on)
 
     def v(path: str) -> int:
-        return _value(policy, f"fund.{path}", on)
+        return policy.whole_number(f"fund.{path}", on)
 
     return FundTerms(
         thresholds=Thresholds(

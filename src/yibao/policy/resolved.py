@@ -107,6 +107,16 @@ class ResolvedPolicy:
         #: free slot for the engine to memoise terms per projection (kept with the policy it came from)
         self.memo: dict[object, object] = {}
 
+    def whole_number(self, path: str, on: date) -> int:
+        """An unconditional integer value (fen, basis points, count) in force, or
+        :class:`~yibao.errors.NoPolicyInForce` naming the path (enrolment and fund terms read these)."""
+        found = self.values.get(path)
+        if found is None:
+            raise NoPolicyInForce(self.region, on.isoformat(), path)
+        value = found[1].value
+        assert isinstance(value, int)
+        return value
+
     def has(self, path: str) -> bool:
         return path in self.values
 
