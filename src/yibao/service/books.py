@@ -212,7 +212,14 @@ def year_figures(
     budgets = {
         (b.region, b.fund): Budget(b.income, b.expense)
         for b in conn.execute(select(FundBudget).where(FundBudget.year == year)).scalars()
-    } if isinstance(conn, Session) else _budgets(conn, year)  # fmt: skip
+        if entity_of(b.region) == entity
+    } if isinstance(conn, Session) else _budgets(conn, year, entity)  # fmt: skip
+    if combine:  # the whole city's budget is its sub-ledgers' together
+        whole: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        for (_, fund), b in budgets.items():
+            whole[(entity, fund)][0] += b.income
+            whole[(entity, fund)][1] += b.expense
+        budgets = {k: Budget(i, e) for k, (i, e) in whole.items()}
     result = []
     for key in sorted(set(current) | set(opening)):
         have = {f.month: f for f in current.get(key, [])}
@@ -225,10 +232,10 @@ def year_figures(
     return result
 
 
-def _budgets(conn: Connection, year: int) -> dict[tuple[str, str], Budget]:
+def _budgets(conn: Connection, year: int, entity: str) -> dict[tuple[str, str], Budget]:
     rows = conn.execute(select(FundBudget.region, FundBudget.fund, FundBudget.income, FundBudget.expense).where(
         FundBudget.year == year))  # fmt: skip
-    return {(r, f): Budget(i, e) for r, f, i, e in rows}
+    return {(r, f): Budget(i, e) for r, f, i, e in rows if entity_of(r) == entity}
 
 
 def table_of(s: SubLedgerYear, platform: Books) -> list[MonthRow]:
