@@ -84,7 +84,9 @@ class Ledger:
         if session.execute(stmt.returning(LedgerTransfer.id)).first() is None:
             _same_or_refuse(session, transfer)
             return False
-        session.execute(insert(LedgerPosting), posting_rows(transfer))
+        # one multi-row INSERT, not executemany: psycopg prepares an executemany statement, and a
+        # prepared statement makes it send DEALLOCATE ALL after the next ROLLBACK (an extra round trip)
+        session.execute(insert(LedgerPosting).values(posting_rows(transfer)))
         return True
 
     def learn(self, codes: Iterable[str]) -> None:
