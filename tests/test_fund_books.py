@@ -30,6 +30,7 @@ from yibao.service.books import (
     equity,
     open_county,
     post_all,
+    reopen_month,
     set_budget,
     share_year,
 )
@@ -303,6 +304,24 @@ def test_a_transfer_that_would_overdraw_is_refused_and_writes_nothing(desk: Fund
         post_all(desk, [good, too_much])
     with desk.sessions() as s:
         assert s.scalar(select(LedgerTransfer.id).where(LedgerTransfer.id == good.id)) is None
+
+
+def test_a_closed_month_takes_no_entries_until_reopened(desk: FundDesk) -> None:
+    """月末结账后不得再记该月的账: a late collection dated in a closed month is refused; after 反结账
+    it is posted, the month closed again, and the books hold. A repeat of a posted transfer stays a no-op."""
+    early = entries.collection("early", date(2020, 3, 5), RES, CITY, XIANGQIAO, y("500"))
+    post_all(desk, [early])
+    close_month(desk, CITY, date(2020, 3, 1))
+    late = entries.collection("late", date(2020, 3, 20), RES, CITY, XIANGQIAO, y("70"))
+    with pytest.raises(InputError, match="已结账"):
+        post_all(desk, [late])
+    assert post_all(desk, [early]) == 0  # the same transfer again: nothing new, no refusal
+    assert post_all(desk, [entries.collection("april", date(2020, 4, 1), RES, CITY, XIANGQIAO, y("9"))]) == 1
+    assert reopen_month(desk, CITY, date(2020, 3, 1)) == 1
+    assert post_all(desk, [late]) == 1
+    closed = close_month(desk, CITY, date(2020, 3, 1))
+    assert closed.rows[(XIANGQIAO, RES.value)].income == y("570")
+    all_ok(desk)
 
 
 def test_check_finds_a_corrupted_posting_closing_and_monthly_figure(desk: FundDesk) -> None:

@@ -181,6 +181,23 @@ def fund_close(
         console.print(f"[yellow]预警[/] {line}", soft_wrap=True, highlight=False)
 
 
+@fund_app.command("reopen")
+def fund_reopen(
+    entity: Entity,
+    month: Annotated[str, typer.Option("--month", help="反结账月份 YYYY-MM（其后已结账的月份一并反结账）")],
+    db: Db = None,
+    policy_dir: PolicyDir = Path("policies"),
+) -> None:
+    """反结账：撤销该月及以后各月的结账，使其可以补记账务；补记后须重新结账。例：yibao fund reopen --entity 445100 --month 2020-11"""
+    from yibao.service.books import reopen_month
+
+    try:
+        n = reopen_month(_desk(db, policy_dir), entity, _month(month))
+    except YibaoError as e:
+        raise _fail(e) from None
+    console.print(f"已反结账 {n} 个月（自 {month} 起）。")
+
+
 @fund_app.command("budget")
 def fund_budget(
     file: Annotated[Path, typer.Argument(help="CSV：年度,基金编码,区划,收入预算,支出预算（元）")],

@@ -102,12 +102,51 @@ def _at(on: date) -> datetime:
 
 
 def post(session: Session, platform: Books, transfer: Transfer, floors: bool = True) -> bool:
-    """Post one transfer in ``session`` (floors checked first); False when already posted."""
+    """Post one transfer in ``session`` (closed months and floors checked first); False when
+    already posted (a repeat is a no-op even into a month closed since)."""
     if platform.ledger is None:
         raise InputError("ledger", "本平台实例未启用记账")
-    if floors:
-        require_floors(session, transfer)
+    if session.get(LedgerTransfer, transfer.id) is None:
+        _refuse_closed(session, transfer)
+        if floors:
+            require_floors(session, transfer)
     return platform.ledger.post(session, transfer, _at(transfer.booked_on))
+
+
+def last_closed(session: Session, entity: str) -> date | None:
+    """The latest month closed in ``entity``'s books (first day), or None."""
+    return session.scalar(
+        select(func.max(LedgerClose.month))
+        .join(LedgerAccount, LedgerAccount.code == LedgerClose.account)
+        .where(LedgerAccount.entity == entity)
+    )
+
+
+def _refuse_closed(session: Session, transfer: Transfer) -> None:
+    """月末结账后不得再记该月及以前的账: a month must be reopened (反结账) before it takes entries."""
+    for entity in sorted({p.account.entity for p in transfer.postings}):
+        closed = last_closed(session, entity)
+        if closed is not None and transfer.booked_on <= month_end(closed):
+            raise InputError(
+                "booked_on",
+                f"{transfer.type.label} {transfer.id} 的记账日期 {transfer.booked_on} 在 {entity} 已结账的 "
+                f"{closed:%Y-%m} 月或以前；请先反结账（yibao fund reopen）",
+            )
+
+
+def reopen_month(platform: Books, entity: str, month: date) -> int:
+    """反结账: remove the closes of ``month`` and of every later month of ``entity``'s books, so they
+    take entries again; returns the number of months reopened. Close them again afterwards."""
+    first = month_start(month)
+    with transaction(platform.sessions) as session:
+        codes = list(session.scalars(select(LedgerAccount.code).where(LedgerAccount.entity == entity)))
+        regions = {r for (r,) in session.execute(select(LedgerAccount.region).where(LedgerAccount.entity == entity))}
+        months = set(session.scalars(select(LedgerClose.month).where(LedgerClose.month >= first,
+                                                                     LedgerClose.account.in_(codes))))  # fmt: skip
+        session.execute(delete(LedgerClose).where(LedgerClose.month >= first, LedgerClose.account.in_(codes)))
+        session.execute(delete(FundMonth).where(FundMonth.month >= first, FundMonth.region.in_(regions)))
+        session.execute(delete(FundAlert).where(FundAlert.month >= first, FundAlert.region.in_(regions)))
+    return len(months)
 
 
 def post_all(platform: Books, transfers: Iterable[Transfer], floors: bool = True) -> int:
