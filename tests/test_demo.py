@@ -260,5 +260,6 @@ def test_the_demo_report_renders_in_headless_chromium(demo: DemoResult, tmp_path
         "基金账务：收支、累计结余与可支付月数",
         "各县区分账 累计结余可支付月数",
         "年终县区缺口分担",
+        "季度分析",
     ):
         assert shown in done.stdout, shown

@@ -38,6 +38,21 @@ def _strings(data: Record, key: str, path: str) -> list[str]:
     return list(value)
 
 
+_COLUMNS = ("income", "expense", "current", "accumulated", "income_progress", "expense_progress", "months_payable")
+
+
+def _lines(t: Record, key: str, label: str, path: str) -> tuple[tuple[Cell, ...], ...]:
+    """One table row per month (or quarter): amounts right-aligned, negatives marked, the level coloured."""
+    body = []
+    for rpath, r in rows(t, key, path):
+        values = [text(r, k, rpath) for k in _COLUMNS]
+        cells = [Cell(text(r, label, rpath))]
+        cells += [Cell(v, "num neg" if v.startswith("-") else "num") for v in values]
+        cells.append(Cell(text(r, "level", rpath), LEVEL_CSS.get(text(r, "level_code", rpath), "")))
+        body.append(tuple(cells))
+    return tuple(body)
+
+
 def build_fund_page(data: Record) -> FundPage:
     fund = section(data, "fund")
     head = (
@@ -54,19 +69,11 @@ def build_fund_page(data: Record) -> FundPage:
     numeric = (False, True, True, True, True, True, True, True, False)
     whole = []
     for i, (path, t) in enumerate(rows(fund, "whole", "fund")):
-        body = []
-        for rpath, r in rows(t, "rows", path):
-            values = [text(r, k, rpath) for k in ("month", "income", "expense", "current", "accumulated",
-                                                 "income_progress", "expense_progress", "months_payable", "level")]  # fmt: skip
-            css = LEVEL_CSS.get(text(r, "level_code", rpath), "")
-            cells = [
-                Cell(v, "num" + (" neg" if v.startswith("-") else "") if n else "")
-                for v, n in zip(values, numeric, strict=True)
-            ]
-            cells[-1] = Cell(values[-1], css)
-            body.append(tuple(cells))
-        caption = f"{text(t, 'region', path)} {text(t, 'fund', path)} 收支月报（元）"
-        whole.append(Table(f"fund-{i}", caption, head, numeric, tuple(body)))
+        name = f"{text(t, 'region', path)} {text(t, 'fund', path)}"
+        whole.append(Table(f"fund-{i}", f"{name} 收支月报（元）", head, numeric, _lines(t, "rows", "month", path)))
+        quarter_head = ("季度", *head[1:])
+        whole.append(Table(f"fund-{i}-q", f"{name} 季度分析（元；进度与可支付月数为季末）", quarter_head, numeric,
+                           _lines(t, "quarters", "quarter", path)))  # fmt: skip
     county_rows = []
     for path, c in rows(fund, "counties", "fund"):
         months = _strings(c, "months", path)

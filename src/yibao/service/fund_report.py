@@ -88,6 +88,21 @@ def report_section(desk: Books, entity: str, year: int) -> dict[str, object]:
                     }
                     for r in t.rows
                 ],
+                "quarters": [
+                    {
+                        "quarter": q.label,
+                        "income": fen_to_yuan(q.income),
+                        "expense": fen_to_yuan(q.expense),
+                        "current": fen_to_yuan(q.current_balance),
+                        "accumulated": fen_to_yuan(q.accumulated),
+                        "income_progress": format_percent(q.income_progress),
+                        "expense_progress": format_percent(q.expense_progress),
+                        "months_payable": format_months(q.months_payable),
+                        "level": q.level.label,
+                        "level_code": q.level.value,
+                    }
+                    for q in t.quarters
+                ],
             }
             for t in tables
             if t.whole and t.fund in (Fund.EMPLOYEE_POOLED, Fund.RESIDENT_POOLED)
