@@ -23,7 +23,6 @@ from yibao.fund.transfer import Posting, Transfer, TransferType, move
 from yibao.io.policy_dir import load_policy_dir
 from yibao.service.books import (
     FundDesk,
-    adjustment_year,
     advance_revolving,
     clear_month,
     close_month,
@@ -32,10 +31,10 @@ from yibao.service.books import (
     post_all,
     reopen_month,
     set_budget,
-    share_year,
 )
 from yibao.service.check import run_checks
 from yibao.service.ledger import balances
+from yibao.service.year_end import adjustment_year, share_year
 from yibao.store.db import make_engine
 from yibao.store.ledger import FundMonth, LedgerPosting, LedgerTransfer
 from yibao.store.migrate import upgrade

@@ -223,7 +223,7 @@ def fund_share(
     entity: Entity, fund: FundOpt, year: Year, db: Db = None, policy_dir: PolicyDir = Path("policies")
 ) -> None:
     """年终县区缺口分担（按政策 fund.pooling.county_share.*）。例：yibao fund share --entity 445100 --fund 390100 --year 2020"""
-    from yibao.service.books import share_year
+    from yibao.service.year_end import share_year
 
     try:
         shares = share_year(_desk(db, policy_dir), entity, _fund(fund), year)
@@ -248,7 +248,7 @@ def fund_adjust(
     例：yibao fund adjust --province 440000 --fund 390100 --year 2021 --scores scores.csv"""
     from yibao.io.fund_csv import read_scores
     from yibao.money import yuan_to_fen
-    from yibao.service.books import adjustment_year
+    from yibao.service.year_end import adjustment_year
 
     try:
         result = adjustment_year(_desk(db, policy_dir), province, _fund(fund), year, read_scores(scores),

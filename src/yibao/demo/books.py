@@ -41,8 +41,8 @@ from yibao.service.books import (
     open_county,
     post_all,
     set_budget,
-    share_year,
 )
+from yibao.service.year_end import share_year
 from yibao.sim.city import CITY, COUNTIES, City
 from yibao.sim.dues import Due
 from yibao.sim.payments import Subsidy
