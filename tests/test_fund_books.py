@@ -341,3 +341,31 @@ def test_check_finds_a_corrupted_posting_closing_and_monthly_figure(desk: FundDe
         c.execute(update(FundMonth).values(accumulated=FundMonth.accumulated + 1))
     assert {r.name for r in run_checks(desk.engine) if not r.ok} == {
         "月报收支与累计结余等于分录", "县区分账结余合计等于市（省）级账面净资产"}  # fmt: skip
+
+
+def test_concurrent_drawings_never_overdraw(desk: FundDesk) -> None:
+    """Ten agencies draw 300 each at once on a special account holding 1,000: exactly three succeed
+    (an advisory lock per drawn account on PostgreSQL; BEGIN IMMEDIATE on SQLite)."""
+    import threading
+
+    post_all(desk, [entries.opening(date(2020, 1, 1), RES, CITY, XIANGQIAO, y("1000"))])
+    barrier = threading.Barrier(10)
+    outcomes: list[bool] = []
+
+    def draw(k: int) -> None:
+        t = entries.disbursement(date(2020, 1, 31), RES, CITY, XIANGQIAO, y("300"), f"draw{k}")
+        barrier.wait()
+        try:
+            post_all(desk, [t])
+            outcomes.append(True)
+        except InputError:
+            outcomes.append(False)
+
+    threads = [threading.Thread(target=draw, args=(k,)) for k in range(10)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert outcomes.count(True) == 3
+    assert bal(desk, acct(AccountKind.FISCAL_SPECIAL, RES, CITY)) == y("100")
+    all_ok(desk)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, event, func, insert, select
+from sqlalchemy import Connection, event, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -149,6 +149,12 @@ def require_floors(session: Session, transfer: Transfer) -> None:
     risky = [p for p in transfer.postings if p.account.kind.floor and (p.amount < 0) != p.account.kind.credit_normal]
     if not risky:
         return
+    if session.get_bind().dialect.name == "postgresql":
+        # two transfers drawing on one account at once must not both see the balance before the other:
+        # a transaction-scoped advisory lock per account, taken in code order (no deadlock). SQLite's
+        # BEGIN IMMEDIATE serialises writers already. Settlements never draw on these accounts.
+        for code in sorted({p.account.code for p in risky}):
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:code))"), {"code": code})
     now = balances(session, codes=[p.account.code for p in risky])
     for p in risky:
         after = now.get(p.account.code, 0) + p.amount
