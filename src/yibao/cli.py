@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from yibao import cli_demo, cli_fund
+from yibao import cli_batch, cli_demo, cli_fund
 from yibao.errors import InputError, YibaoError
 
 app = typer.Typer(
@@ -36,6 +36,7 @@ app.command("demo")(cli_demo.demo)
 app.command("sim")(cli_demo.sim)
 app.command("check")(cli_fund.check)
 app.add_typer(cli_fund.fund_app, name="fund")
+app.add_typer(cli_batch.batch_app, name="batch")
 DbUrl = Annotated[str | None, typer.Option("--db", help="数据库地址（默认 $YIBAO_DB 或 sqlite:///yibao.db）")]
 
 err = Console(stderr=True)

@@ -120,10 +120,17 @@ def sim(
     scale: Scale = "0.01",
     out: Annotated[Path, typer.Option("--out", help="输出目录（CSV 文件）")] = Path("out/sim"),
     seed: Seed = 1,
+    batch: Annotated[
+        Path | None,
+        typer.Option("--batch", help="另写批量结算输入（claims/lines/persons.parquet 与 catalog.csv）到此目录"),
+    ] = None,
+    policy_dir: Annotated[Path, typer.Option("--policy-dir", "-p", help="政策参数目录（--batch 用）")] = Path(
+        "policies"
+    ),
 ) -> None:
     """只生成合成城市：参保人、单位、定点医药机构、目录与全年就诊，写成 CSV。
 
-    例：yibao sim --scale 0.001 --out out/sim
+    例：yibao sim --scale 0.001 --out out/sim --batch out/batch-in
     """
     from yibao.money import fen_to_yuan
     from yibao.sim.catalog import generate_catalog
@@ -156,6 +163,23 @@ def sim(
         f"合成城市：{len(city.people):,} 名参保人，{len(city.employers):,} 家单位，{len(city.institutions):,} 家定点机构，"
         f"{len(visits):,} 次就诊 → {out}/"
     )
+    if batch is not None:
+        from yibao.batch.export import write_batch_inputs
+        from yibao.io.policy_dir import load_policy_dir
+        from yibao.policy.snapshot import PolicySnapshot
+        from yibao.sim.city import CITY
+
+        items, _ = generate_catalog(seed)
+        try:
+            base = load_policy_dir(policy_dir)
+        except YibaoError as e:
+            raise _fail(e) from None
+        snapshot = PolicySnapshot(base.tree, base.layers, {**base.catalogs, CITY: items})
+        counts = write_batch_inputs(batch, city, visits, snapshot, items)
+        Console().print(
+            f"批量结算输入：{counts['claims']:,} 笔理赔，{counts['lines']:,} 条费用明细，{counts['persons']:,} 名人员，"
+            f"目录 {counts['catalog']:,} 项 → {batch}/（结算时加 --catalog {CITY}={batch}/catalog.csv）"
+        )
 
 
 def _write(path: Path, header: tuple[str, ...], rows: object) -> None:

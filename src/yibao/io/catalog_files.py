@@ -8,11 +8,12 @@ see :data:`yibao.policy.catalog.HEADER_ALIASES`.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 from yibao.errors import CatalogError
-from yibao.policy.catalog import CatalogItem, canonical_header, parse_row
+from yibao.policy.catalog import COLUMNS, PERSON_RATIO_PREFIX, CatalogItem, canonical_header, parse_row
 
 SUFFIXES = (".csv", ".xlsx")
 
@@ -64,3 +65,34 @@ def read_catalog(path: Path, region: str, label: str | None = None) -> list[Cata
         seen[key] = line
         items.append(item)
     return items
+
+
+def write_catalog(path: Path, items: Iterable[CatalogItem]) -> int:
+    """Write ``items`` as a catalogue CSV that :func:`read_catalog` reads back to the same items
+    (English headers; ratios as decimals; dates ISO). Returns the number of rows."""
+    rows = list(items)
+    kinds = sorted({t for item in rows for t, _ in item.ratio_by_person_type})
+    header = [*COLUMNS, *(f"{PERSON_RATIO_PREFIX}{t}" for t in kinds)]
+
+    def ratio(bp: int | None) -> str:
+        return "" if bp is None else str(Decimal(bp).scaleb(-4))
+
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for i in rows:
+            by_type = dict(i.ratio_by_person_type)
+            cells = {
+                "code": i.code, "name": i.name, "kind": i.kind, "class": f"0{i.item_class}",
+                "self_pay_first_ratio": ratio(i.self_pay_first_ratio),
+                "payment_standard": "" if i.payment_standard is None else str(i.payment_standard),
+                "sex": i.sex or "", "age_min": "" if i.age_min is None else str(i.age_min),
+                "age_max": "" if i.age_max is None else str(i.age_max),
+                "visit_types": ";".join(sorted(i.visit_types)) if i.visit_types else "",
+                "min_hospital_level": "" if i.min_hospital_level is None else str(i.min_hospital_level),
+                "indication_required": "1" if i.indication_required else "",
+                "valid_from": i.valid_from.isoformat() if i.valid_from else "",
+                "valid_to": i.valid_to.isoformat() if i.valid_to else "",
+            }  # fmt: skip
+            w.writerow([cells.get(h, ratio(by_type.get(h[len(PERSON_RATIO_PREFIX) :]))) for h in header])
+    return len(rows)

@@ -122,6 +122,7 @@ COLUMNS = (
     "valid_to",
 )
 _PERSON_RATIO_PREFIX = "self_pay_first_ratio:"
+PERSON_RATIO_PREFIX = _PERSON_RATIO_PREFIX  # a per-person-type column: self_pay_first_ratio:retiree
 
 
 @dataclass(frozen=True, slots=True)

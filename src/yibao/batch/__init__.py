@@ -1,0 +1,1 @@
+"""Batch settlement: whole years of claims from files, re-settled exactly as real time settles them."""
