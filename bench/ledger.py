@@ -67,8 +67,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hisload import FLOWS, IDX, FlowAborted, Recorder, VirtualHis, client_institutions
 from serve_load import (
     ROOT,
-    VENV_BIN,
     CpuWindow,
+    bench_env,
     cluster_processes,
     create_db,
     drop_db,
@@ -420,14 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     name = f"yibao_bench_{secrets.token_hex(4)}"
     url = sqlalchemy_url(args, name)
     dsn = pg_dsn(base, name)
-    env = dict(os.environ)
-    env["YIBAO_PII_KEY"] = (
-        env.get("YIBAO_PII_KEY")
-        or subprocess.run(
-            [str(VENV_BIN / "yibao"), "keygen"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    )
-    env["YIBAO_ADMDVS"] = "445100"
+    env = bench_env()
     env.pop("YIBAO_GATEWAY_KEYS", None)  # Gateway.handle is called without headers
     tmp = Path(tempfile.mkdtemp(prefix="yibao-ledger-"))
     created = False

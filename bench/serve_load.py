@@ -89,6 +89,19 @@ def pct(sorted_values: list[float], q: float) -> float:
     return sorted_values[k]
 
 
+def bench_env() -> dict[str, str]:
+    """The environment a benchmark's platform runs with: a PII key (generated if unset) and 潮州's 区划."""
+    env = dict(os.environ)
+    env["YIBAO_PII_KEY"] = (
+        env.get("YIBAO_PII_KEY")
+        or subprocess.run(
+            [str(VENV_BIN / "yibao"), "keygen"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
+    env["YIBAO_ADMDVS"] = "445100"
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -1000,14 +1013,7 @@ def main(argv: list[str] | None = None) -> int:
     name = f"yibao_bench_{secrets.token_hex(4)}"
     url = sqlalchemy_url(args, name)
     dsn = pg_dsn(base, name)
-    env = dict(os.environ)
-    env["YIBAO_PII_KEY"] = (
-        env.get("YIBAO_PII_KEY")
-        or subprocess.run(
-            [str(VENV_BIN / "yibao"), "keygen"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    )
-    env["YIBAO_ADMDVS"] = "445100"
+    env = bench_env()
     env.pop("YIBAO_GATEWAY_KEYS", None)
     report: dict[str, Any] = {"machine": info, "args": vars(args), "runs": []}
     tmp = Path(tempfile.mkdtemp(prefix="yibao-bench-"))

@@ -31,7 +31,6 @@ import os
 import pstats
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,8 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hisload import INFNOS, FlowAborted, Recorder, VirtualHis, client_institutions
 from serve_load import (
     ROOT,
-    VENV_BIN,
     CpuWindow,
+    bench_env,
     cluster_processes,
     create_db,
     db_counters,
@@ -251,14 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     name = f"yibao_bench_{secrets.token_hex(4)}"
     url = f"postgresql+psycopg://{args.pg_user}@{args.pg_host}:{args.pg_port}/{name}"
     dsn = pg_dsn(base, name)
-    env = dict(os.environ)
-    env["YIBAO_PII_KEY"] = (
-        env.get("YIBAO_PII_KEY")
-        or subprocess.run(
-            [str(VENV_BIN / "yibao"), "keygen"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    )
-    env["YIBAO_ADMDVS"] = "445100"
+    env = bench_env()
     os.environ["YIBAO_PII_KEY"] = env["YIBAO_PII_KEY"]
     tmp = Path(tempfile.mkdtemp(prefix="yibao-profile-"))
     create_db(admin, name)
