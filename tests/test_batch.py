@@ -169,3 +169,101 @@ def test_the_commands(tmp_path: Path) -> None:
     assert "逐项一致" in explained.stdout
     refused = run("batch", "settle", *common, "--out", str(tmp_path / "x"), "--engine", "duckdb")
     assert refused.returncode == 2 and "--engine" in refused.stderr
+
+
+def test_the_vectorised_fee_split_equals_the_scalar_split_to_the_fen(year) -> None:
+    """The vectorised executor's first stage: every fee line's split in one DuckDB query equals the
+    scalar engine's split of the same line — claim totals against the scalar batch, each line
+    against :func:`yibao.engine.settle` with ``keep_lines``, zero tolerance (the sample reaches the
+    over-limit rule, restrictions and per-person-type ratios of the generated catalogue)."""
+    from yibao.batch.vector_split import split_lines_vectorised
+    from yibao.engine import settle
+
+    folder, _, _, snapshot = year
+    claims = read_claims(folder)
+    persons = read_persons(folder / "persons.parquet")
+    con = split_lines_vectorised(claims, persons, snapshot)
+    try:
+        by_claim = {r[0]: r[1:] for r in con.execute("SELECT * FROM claim_split").fetchall()}
+        by_line = {(r[0], r[1]): r[2:] for r in con.execute(
+            "SELECT claim_id, position, full_self_pay, over_limit, self_pay_first, policy_range, reason FROM line_split"
+        ).fetchall()}  # fmt: skip
+    finally:
+        con.close()
+    outcome = settle_scalar(claims, persons, snapshot)
+    assert len(by_claim) == len(outcome.settled)
+    capped = 0
+    for _, s, _ in outcome.settled:
+        assert by_claim[s.claim_id] == (s.total, s.full_self_pay, s.over_limit, s.self_pay_first, s.policy_range)
+    for bc, _, who in outcome.settled[:400]:
+        state = read_persons(folder / "persons.parquet")[(bc.person_id, bc.claim.settlement_date.year)].state
+        again, _ = settle(bc.claim, who.person, state, snapshot, keep_lines=True)
+        for line in again.lines or []:
+            got = by_line[(bc.claim.claim_id, line.position)]
+            assert got == (line.full_self_pay, line.over_limit, line.self_pay_first, line.policy_range,
+                           "" if line.reason == "C" else line.reason), (bc.claim.claim_id, line)  # fmt: skip
+            capped += line.over_limit > 0
+    assert capped > 0  # the sample reaches the over-limit rule
+
+
+def test_the_vectorised_fee_split_on_every_restriction_and_edge(year) -> None:
+    """Hand-made lines for what a generated year may not reach: each restriction (sex, age below and
+    above, visit type, hospital level, indication), a per-person-type ratio, a price exactly at and a
+    cent above the payment standard, a zero quantity, an undeclared 乙类 item (policy default)."""
+    from datetime import date
+    from decimal import Decimal
+
+    from yibao.batch.vector_split import split_lines_vectorised
+    from yibao.engine import settle
+    from yibao.engine.model import Claim, FeeLine
+    from yibao.io.batch_files import BatchClaim
+    from yibao.policy.catalog import CatalogItem
+
+    _, _, _, snapshot = year
+
+    def item(code: str, cls: int = 2, **kw: object) -> CatalogItem:
+        base: dict[str, object] = {"name": code, "kind": "drug", "item_class": cls, "self_pay_first_ratio": 1000,
+                                   "ratio_by_person_type": (), "payment_standard": None, "sex": None, "age_min": None,
+                                   "age_max": None, "visit_types": None, "min_hospital_level": None,
+                                   "indication_required": False, "valid_from": None, "valid_to": None,
+                                   "region": CITY}  # fmt: skip
+        return CatalogItem(code=code, **(base | kw))  # type: ignore[arg-type]
+
+    items = [item("SEX", sex="female"), item("OLD", age_min=70), item("YOUNG", age_max=10),
+             item("INPT", visit_types=frozenset({"inpatient"})), item("L3", min_hospital_level=3),
+             item("IND", indication_required=True), item("TYPE", ratio_by_person_type=(("adult", 3000),)),
+             item("STD", payment_standard=Decimal("10.00")), item("A", cls=1), item("C", cls=3)]  # fmt: skip
+    custom = PolicySnapshot(snapshot.tree, snapshot.layers, {**snapshot.catalogs, CITY: items})
+    persons = read_persons(year[0] / "persons.parquet")
+    key = next(
+        k
+        for k, p in persons.items()
+        if p.person.scheme == "resident"
+        and p.person.person_type == "adult"
+        and p.person.sex == "male"
+        and 10 < p.person.age < 70
+    )
+    who = persons[key]
+
+    def line(code: str, price: str, qty: str = "1", **kw: object) -> FeeLine:
+        amount = int((Decimal(price) * Decimal(qty) * 100).to_integral_value())
+        return FeeLine(code, amount, Decimal(price), Decimal(qty), **kw)  # type: ignore[arg-type]
+
+    lines = (line("SEX", "12.34"), line("OLD", "5.55"), line("YOUNG", "6.66"), line("INPT", "7.77"),
+             line("L3", "8.88"), line("IND", "9.99", indication_met=False), line("IND", "9.99"),
+             line("TYPE", "33.33"), line("STD", "10.00", "3"), line("STD", "10.01", "3"), line("STD", "10.01", "0"),
+             line("A", "1.00"), line("C", "2.00"), line("UNLISTED", "4.44", declared_class=2))  # fmt: skip
+    claim = Claim("EDGE1", CITY, CITY, "outpatient", 1, date(2020, 6, 1), fee_lines=lines)
+    batch = [BatchClaim(0, who.person.person_id, claim, None)]
+    con = split_lines_vectorised(batch, persons, custom)
+    try:
+        got = con.execute("SELECT position, full_self_pay, over_limit, self_pay_first, policy_range, reason "
+                          "FROM line_split ORDER BY position").fetchall()  # fmt: skip
+    finally:
+        con.close()
+    scalar, _ = settle(claim, who.person, who.state, custom, keep_lines=True)
+    want = [(x.position, x.full_self_pay, x.over_limit, x.self_pay_first, x.policy_range,
+             "" if x.reason == "C" else x.reason) for x in scalar.lines or []]  # fmt: skip
+    assert got == want
+    reasons = {r[5] for r in got}
+    assert {"R-sex", "R-age", "R-visit", "R-level", "R-indication"} <= reasons

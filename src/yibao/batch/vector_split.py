@@ -1,0 +1,156 @@
+"""The vectorised executor's first stage: every fee line's split (费用分割) in one DuckDB query.
+
+The same rule as :mod:`yibao.engine.fee_split`, on columns: 丙类 or a failed restriction → all
+full self-pay; over-limit = amount − round_half_up(payment standard × quantity) when the price is
+above the standard, clipped to the amount; self-pay-first = round_half_up((amount − over-limit) ×
+ratio / 10000) for 乙类 (the person type's own ratio, else the item's, else the policy default);
+policy range the rest. Integer fen and exact DECIMAL(38, 12) prices and quantities, so the
+differential test compares with zero tolerance.
+
+What stays per claim, computed once per distinct policy context by the scalar code (so there is
+one definition of which policy applies): the catalogue in force (by resolved policy) and the
+policy's default 乙类 ratio. A context table carries them to the query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import duckdb
+import pyarrow as pa
+
+from yibao.engine.settle import area_of, context_of, rule_date_of
+from yibao.engine.terms import terms_for
+from yibao.errors import NoPolicyInForce
+from yibao.io.batch_files import BatchClaim, BatchPerson
+from yibao.policy.catalog import CatalogItem
+from yibao.policy.snapshot import PolicySnapshot
+
+SPLIT_SQL = """
+WITH j AS (
+    SELECT l.claim_id, l.position, l.amount, l.price, l.quantity, l.indication_met, c.person_type, c.sex, c.age,
+           c.visit_type, c.level, c.default_b,
+           i.code IS NOT NULL AS listed,
+           coalesce(i.item_class, l.declared_class) AS cls,
+           i.payment_standard AS cap,
+           CASE
+             WHEN i.code IS NULL THEN ''
+             WHEN i.sex IS NOT NULL AND i.sex <> c.sex THEN 'R-sex'
+             WHEN i.age_min IS NOT NULL AND c.age < i.age_min THEN 'R-age'
+             WHEN i.age_max IS NOT NULL AND c.age > i.age_max THEN 'R-age'
+             WHEN i.visit_types IS NOT NULL AND NOT list_contains(string_split(i.visit_types, ';'), c.visit_type)
+               THEN 'R-visit'
+             WHEN i.min_level IS NOT NULL AND c.level < i.min_level THEN 'R-level'
+             WHEN i.indication_required AND NOT l.indication_met THEN 'R-indication'
+             ELSE ''
+           END AS reason,
+           CASE
+             WHEN coalesce(i.item_class, l.declared_class) <> 2 THEN 0
+             ELSE coalesce(t.ratio, i.spf_ratio, c.default_b)
+           END AS ratio
+    FROM lines l
+    JOIN ctx c USING (claim_id)
+    LEFT JOIN items i ON i.catalog = c.catalog AND i.code = l.item_code
+    LEFT JOIN by_type t ON t.catalog = c.catalog AND t.code = l.item_code AND t.person_type = c.person_type
+), o AS (
+    SELECT *, cls = 3 OR reason <> '' AS excluded,
+           CASE WHEN cap IS NOT NULL AND price > cap THEN
+             least(greatest(amount - CAST(floor(cap * quantity * 100 + 0.5) AS BIGINT), 0), amount)
+           ELSE 0 END AS ol
+    FROM j
+), s AS (
+    SELECT claim_id, position, amount, cls, reason, excluded, ratio,
+           CASE WHEN excluded THEN 0 ELSE ol END AS over_limit,
+           CASE WHEN excluded OR ratio = 0 THEN 0
+                ELSE ((amount - ol) * ratio + 5000) // 10000 END AS self_pay_first
+    FROM o
+)
+SELECT claim_id, position, cls, reason, ratio, amount,
+       CASE WHEN excluded THEN amount ELSE 0 END AS full_self_pay,
+       over_limit, self_pay_first,
+       CASE WHEN excluded THEN 0 ELSE amount - over_limit - self_pay_first END AS policy_range
+FROM s
+"""
+
+
+def _tables(
+    claims: Sequence[BatchClaim], persons: dict[tuple[str, int], BatchPerson], snapshot: PolicySnapshot
+) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+    lines: dict[str, list[object]] = {k: [] for k in ("claim_id", "position", "item_code", "amount", "price",
+                                                      "quantity", "declared_class", "indication_met")}  # fmt: skip
+    ctx: dict[str, list[object]] = {k: [] for k in ("claim_id", "catalog", "person_type", "sex", "age", "visit_type",
+                                                    "level", "default_b")}  # fmt: skip
+    catalogs: dict[int, Mapping[str, CatalogItem]] = {}
+    for bc in claims:
+        claim = bc.claim
+        if bc.reverses is not None or claim.fee_lines is None:
+            continue
+        on = rule_date_of(claim, snapshot)
+        who = persons[(bc.person_id, on.year)].person
+        pooling = snapshot.tree.pooling_region(claim.insured_region, "insuplc_admdvs")
+        policy = snapshot.at(claim.insured_region, on, "insuplc_admdvs")
+        terms = terms_for(policy, context_of(claim, who, area_of(pooling, claim.treatment_region)), on)
+        path = f"{who.scheme}.fee_split.class_b_self_pay_first_ratio"
+        default_b = terms.ratio(path) if terms.has(path) else None
+        catalogs.setdefault(id(policy.catalog), policy.catalog)
+        for k, v in (("claim_id", claim.claim_id), ("catalog", id(policy.catalog)), ("person_type", who.person_type),
+                     ("sex", who.sex), ("age", who.age), ("visit_type", claim.visit_type),
+                     ("level", claim.hospital_level), ("default_b", default_b)):  # fmt: skip
+            ctx[k].append(v)
+        for i, line in enumerate(claim.fee_lines):
+            for k, v in (("claim_id", claim.claim_id), ("position", i), ("item_code", line.item_code),
+                         ("amount", line.amount), ("price", str(line.price)), ("quantity", str(line.quantity)),
+                         ("declared_class", line.declared_class), ("indication_met", line.indication_met)):  # fmt: skip
+                lines[k].append(v)
+    items: dict[str, list[object]] = {k: [] for k in ("catalog", "code", "item_class", "spf_ratio", "payment_standard",
+                                                      "sex", "age_min", "age_max", "visit_types", "min_level",
+                                                      "indication_required")}  # fmt: skip
+    by_type: dict[str, list[object]] = {"catalog": [], "code": [], "person_type": [], "ratio": []}
+    for key, catalog in catalogs.items():
+        for code, item in catalog.items():
+            for k, v in (("catalog", key), ("code", code), ("item_class", item.item_class),
+                         ("spf_ratio", item.self_pay_first_ratio),
+                         ("payment_standard", None if item.payment_standard is None else str(item.payment_standard)),
+                         ("sex", item.sex), ("age_min", item.age_min), ("age_max", item.age_max),
+                         ("visit_types", ";".join(sorted(item.visit_types)) if item.visit_types else None),
+                         ("min_level", item.min_hospital_level), ("indication_required", item.indication_required)):  # fmt: skip
+                items[k].append(v)
+            for person_type, ratio in item.ratio_by_person_type:
+                for k, v in (("catalog", key), ("code", code), ("person_type", person_type), ("ratio", ratio)):
+                    by_type[k].append(v)
+    return pa.table(lines), pa.table(ctx), pa.table(items), pa.table(by_type)
+
+
+def split_lines_vectorised(
+    claims: Sequence[BatchClaim], persons: dict[tuple[str, int], BatchPerson], snapshot: PolicySnapshot
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection holding ``line_split`` (one row per fee line) and ``claim_split`` (per claim)."""
+    lines, ctx, items, by_type = _tables(claims, persons, snapshot)
+    con = duckdb.connect()
+    con.register("lines_arrow", lines)
+    con.register("ctx", ctx)
+    con.register("items_arrow", items)
+    con.register("by_type", by_type)
+    con.execute("""CREATE TABLE lines AS SELECT claim_id, position, item_code, amount,
+                   CAST(price AS DECIMAL(38, 12)) AS price, CAST(quantity AS DECIMAL(38, 12)) AS quantity,
+                   declared_class, indication_met FROM lines_arrow""")
+    con.execute("""CREATE TABLE items AS SELECT * REPLACE (CAST(payment_standard AS DECIMAL(38, 12)) AS payment_standard)
+                   FROM items_arrow""")
+    missing = con.execute("""SELECT l.claim_id, l.item_code FROM lines l JOIN ctx c USING (claim_id)
+                             LEFT JOIN items i ON i.catalog = c.catalog AND i.code = l.item_code
+                             WHERE i.code IS NULL AND l.declared_class IS NULL LIMIT 1""").fetchone()
+    if missing:
+        from yibao.errors import InputError
+
+        raise InputError("item_code", f"理赔 {missing[0]}：目录中没有项目 {missing[1]}，且未给出收费项目等级")
+    no_default = con.execute("SELECT claim_id FROM ctx WHERE default_b IS NULL AND claim_id IN "
+                             "(SELECT claim_id FROM lines l WHERE l.declared_class = 2) LIMIT 1").fetchone()  # fmt: skip
+    if no_default:
+        raise NoPolicyInForce("", "", f"class_b_self_pay_first_ratio（理赔 {no_default[0]}）")
+    con.execute(f"CREATE TABLE line_split AS {SPLIT_SQL}")
+    con.execute("""CREATE TABLE claim_split AS
+                   SELECT claim_id, sum(amount)::BIGINT AS total, sum(full_self_pay)::BIGINT AS full_self_pay,
+                          sum(over_limit)::BIGINT AS over_limit, sum(self_pay_first)::BIGINT AS self_pay_first,
+                          sum(policy_range)::BIGINT AS policy_range
+                   FROM line_split GROUP BY claim_id""")
+    return con
