@@ -105,7 +105,7 @@ def main() -> None:
     print("| scale | claims | fee lines | read files | scalar executor (all rules) | scalar split | DuckDB split | "
           "DuckDB speed vs scalar split | of which building tables in Python | DuckDB query alone | "
           "query speed vs scalar split | splits agree |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for text in args.scales:
         r = run(Fraction(text), args.seed)
         c, n = r["claims"], r["lines"]
