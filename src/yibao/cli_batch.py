@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from yibao.errors import InputError, YibaoError
+
+if TYPE_CHECKING:
+    from yibao.policy.snapshot import PolicySnapshot
 
 batch_app = typer.Typer(help="批量结算：整年理赔重算、政策模拟与比较、单笔说明。", no_args_is_help=True)
 console = Console()
@@ -25,10 +28,10 @@ def _fail(e: YibaoError) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _snapshot(policy_dir: Path, overlays: list[Path], catalogs: list[str]):  # type: ignore[no-untyped-def]
+def _snapshot(policy_dir: Path, overlays: list[Path], catalogs: list[str]) -> PolicySnapshot:
     from yibao.io.catalog_files import read_catalog
     from yibao.io.policy_dir import load_policy_dir
-    from yibao.policy.snapshot import PolicySnapshot
+    from yibao.policy.snapshot import PolicySnapshot as Snapshot
 
     base = load_policy_dir(policy_dir, overlays or None)
     extra = {}
@@ -37,7 +40,7 @@ def _snapshot(policy_dir: Path, overlays: list[Path], catalogs: list[str]):  # t
         if not (len(region) == 6 and region.isdigit() and file):
             raise InputError("--catalog", f"应为 区划=文件，如 445100=catalog.csv：{spec!r}")
         extra[region] = read_catalog(Path(file), region)
-    return PolicySnapshot(base.tree, base.layers, {**base.catalogs, **extra}) if extra else base
+    return Snapshot(base.tree, base.layers, {**base.catalogs, **extra}) if extra else base
 
 
 def _yuan(fen: int) -> str:
@@ -96,8 +99,8 @@ def batch_settle(
         "elapsed_seconds": round(elapsed, 2),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    fund = sum(int(r["fund_pay_total"]) for r in rows)  # type: ignore[call-overload]
-    burden = sum(int(r["personal_burden"]) for r in rows)  # type: ignore[call-overload]
+    fund = sum(s.fund_pay_total for _, s, _ in outcome.settled)
+    burden = sum(s.personal_burden for _, s, _ in outcome.settled)
     console.print(
         f"已结算 {len(rows):,} 笔（{len(rows) / max(elapsed, 1e-9):,.0f} 笔/秒，{elapsed:.1f} 秒）；基金支付 {_yuan(fund)} 元，"
         f"个人负担 {_yuan(burden)} 元；政策快照 {snapshot.id} → {out}/"

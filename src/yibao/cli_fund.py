@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from yibao.errors import InputError, YibaoError
+
+if TYPE_CHECKING:
+    from yibao.fund.chart import Fund
+    from yibao.service.books import FundDesk
 
 fund_app = typer.Typer(help="基金账务：月度结账、收支月报与可支付月数、缺口分担、省级调剂金。", no_args_is_help=True)
 console = Console()
@@ -80,7 +84,7 @@ FundOpt = Annotated[str, typer.Option("--fund", help="基金编码：310100 职�
 Year = Annotated[int, typer.Option("--year", help="年度")]
 
 
-def _desk(db: str | None, policy_dir: Path):  # type: ignore[no-untyped-def]
+def _desk(db: str | None, policy_dir: Path) -> FundDesk:
     from yibao.io.policy_dir import load_policy_dir
     from yibao.service.books import FundDesk
     from yibao.store.db import make_engine
@@ -91,7 +95,7 @@ def _desk(db: str | None, policy_dir: Path):  # type: ignore[no-untyped-def]
     return FundDesk(engine, load_policy_dir(policy_dir))
 
 
-def _fund(code: str):  # type: ignore[no-untyped-def]
+def _fund(code: str) -> Fund:
     from yibao.fund.chart import Fund
 
     try:
