@@ -28,10 +28,8 @@ from pathlib import Path
 
 from yibao.batch.export import write_batch_inputs
 from yibao.batch.scalar import settle_scalar
-from yibao.batch.vector_split import _tables, split_lines_vectorised
+from yibao.batch.vector_split import _tables, split_context, split_lines_vectorised
 from yibao.engine.fee_split import split_fee_lines
-from yibao.engine.settle import area_of, context_of, rule_date_of
-from yibao.engine.terms import terms_for
 from yibao.io.batch_files import read_claims, read_persons
 from yibao.io.policy_dir import load_policy_dir
 from yibao.policy.snapshot import PolicySnapshot
@@ -46,13 +44,8 @@ def scalar_split(claims, persons, snapshot) -> dict[str, tuple[int, ...]]:  # ty
     out = {}
     for bc in claims:
         c = bc.claim
-        on = rule_date_of(c, snapshot)
-        who = persons[(bc.person_id, on.year)].person
-        pooling = snapshot.tree.pooling_region(c.insured_region, "insuplc_admdvs")
-        policy = snapshot.at(c.insured_region, on, "insuplc_admdvs")
-        terms = terms_for(policy, context_of(c, who, area_of(pooling, c.treatment_region)), on)
-        path = f"{who.scheme}.fee_split.class_b_self_pay_first_ratio"
-        default_b = terms.ratio(path) if terms.has(path) else -1
+        who, policy, ratio = split_context(bc, persons, snapshot)
+        default_b = -1 if ratio is None else ratio
         t = split_fee_lines(c.fee_lines or (), policy.catalog, who.person_type, who.sex, who.age, c.visit_type,
                             c.hospital_level, default_b, False)  # fmt: skip
         out[c.claim_id] = t[:5]

@@ -19,11 +19,13 @@ from collections.abc import Mapping, Sequence
 import duckdb
 import pyarrow as pa
 
+from yibao.engine.model import Person
 from yibao.engine.settle import area_of, context_of, rule_date_of
 from yibao.engine.terms import terms_for
 from yibao.errors import NoPolicyInForce
 from yibao.io.batch_files import BatchClaim, BatchPerson
 from yibao.policy.catalog import CatalogItem
+from yibao.policy.resolved import ResolvedPolicy
 from yibao.policy.snapshot import PolicySnapshot
 
 SPLIT_SQL = """
@@ -73,6 +75,22 @@ FROM s
 """
 
 
+def split_context(
+    bc: BatchClaim, persons: Mapping[tuple[str, int], BatchPerson], snapshot: PolicySnapshot
+) -> tuple[Person, ResolvedPolicy, int | None]:
+    """What a claim's fee split depends on besides its lines, as :func:`yibao.engine.settle` finds it:
+    the person's status that year, the policy in force on the rule date (its catalogue) and the
+    policy's default 乙类 self-pay-first ratio (``None`` when the policy sets none)."""
+    claim = bc.claim
+    on = rule_date_of(claim, snapshot)
+    who = persons[(bc.person_id, on.year)].person
+    pooling = snapshot.tree.pooling_region(claim.insured_region, "insuplc_admdvs")
+    policy = snapshot.at(claim.insured_region, on, "insuplc_admdvs")
+    terms = terms_for(policy, context_of(claim, who, area_of(pooling, claim.treatment_region)), on)
+    path = f"{who.scheme}.fee_split.class_b_self_pay_first_ratio"
+    return who, policy, terms.ratio(path) if terms.has(path) else None
+
+
 def _tables(
     claims: Sequence[BatchClaim], persons: dict[tuple[str, int], BatchPerson], snapshot: PolicySnapshot
 ) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
@@ -85,13 +103,7 @@ def _tables(
         claim = bc.claim
         if bc.reverses is not None or claim.fee_lines is None:
             continue
-        on = rule_date_of(claim, snapshot)
-        who = persons[(bc.person_id, on.year)].person
-        pooling = snapshot.tree.pooling_region(claim.insured_region, "insuplc_admdvs")
-        policy = snapshot.at(claim.insured_region, on, "insuplc_admdvs")
-        terms = terms_for(policy, context_of(claim, who, area_of(pooling, claim.treatment_region)), on)
-        path = f"{who.scheme}.fee_split.class_b_self_pay_first_ratio"
-        default_b = terms.ratio(path) if terms.has(path) else None
+        who, policy, default_b = split_context(bc, persons, snapshot)
         catalogs.setdefault(id(policy.catalog), policy.catalog)
         for k, v in (("claim_id", claim.claim_id), ("catalog", id(policy.catalog)), ("person_type", who.person_type),
                      ("sex", who.sex), ("age", who.age), ("visit_type", claim.visit_type),
