@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from yibao import cli_batch, cli_demo, cli_fund
+from yibao.cli_errors import fail as _fail
 from yibao.errors import InputError, YibaoError
 
 app = typer.Typer(
@@ -39,18 +40,12 @@ app.add_typer(cli_fund.fund_app, name="fund")
 app.add_typer(cli_batch.batch_app, name="batch")
 DbUrl = Annotated[str | None, typer.Option("--db", help="数据库地址（默认 $YIBAO_DB 或 sqlite:///yibao.db）")]
 
-err = Console(stderr=True)
 
 DEFAULT_POLICY_DIR = Path(os.environ.get("YIBAO_POLICY_DIR", "policies"))
 PolicyDir = Annotated[
     Path, typer.Option("--policy-dir", "-p", help="政策参数目录（默认 $YIBAO_POLICY_DIR 或 ./policies）")
 ]
 Overlays = Annotated[list[Path] | None, typer.Option("--overlay", help="覆盖方案 YAML，可多次给出")]
-
-
-def _fail(e: YibaoError) -> typer.Exit:
-    err.print(f"[bold red]错误[/] [{e.code}] {e.message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
 def _read_json(path: Path, what: str) -> object:

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from yibao.cli_errors import err
+from yibao.cli_errors import fail as _fail
 from yibao.errors import InputError, YibaoError
 
 if TYPE_CHECKING:
@@ -19,13 +21,7 @@ if TYPE_CHECKING:
 
 batch_app = typer.Typer(help="批量结算：整年理赔重算、政策模拟与比较、单笔说明。", no_args_is_help=True)
 console = Console()
-err = Console(stderr=True)
 ENGINES = ("scalar", "duckdb", "spark")
-
-
-def _fail(e: YibaoError) -> typer.Exit:
-    err.print(f"[bold red]错误[/] [{e.code}] {e.message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
 def _snapshot(policy_dir: Path, overlays: list[Path], catalogs: list[str]) -> PolicySnapshot:

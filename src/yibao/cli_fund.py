@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from yibao.cli_errors import fail as _fail
 from yibao.errors import InputError, YibaoError
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 fund_app = typer.Typer(help="基金账务：月度结账、收支月报与可支付月数、缺口分担、省级调剂金。", no_args_is_help=True)
 console = Console()
-err = Console(stderr=True)
 
 Db = Annotated[
     str | None, typer.Option("--db", help="数据库地址或 SQLite 文件路径（默认 $YIBAO_DB 或 sqlite:///yibao.db）")
@@ -39,11 +39,6 @@ def _url(db: str | None) -> str:
             raise InputError("--db", f"数据库文件不存在：{path}")
         url = f"sqlite:///{path.resolve()}"
     return url
-
-
-def _fail(e: YibaoError) -> typer.Exit:
-    err.print(f"[bold red]错误[/] [{e.code}] {e.message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
 def check(db: Db = None) -> None:

@@ -167,20 +167,23 @@ def open_county(platform: Books, city: str, county: str, fund: Fund, as_of: date
 
 def class_sums(
     conn: Connection | Session,
-    entity: str,
+    entity: str | None,
     start: date | None,
     end: date,
     kinds: frozenset[AccountKind],
     exclude_types: Sequence[str] = (),
 ) -> dict[tuple[str, str], int]:
-    """Σ postings per (region, fund) over accounts of ``kinds`` booked in [start, end]."""
+    """Σ postings per (region, fund) over accounts of ``kinds`` booked in [start, end], in
+    ``entity``'s books (every entity's with ``None``)."""
     a, p = LedgerAccount, LedgerPosting
     stmt = (
         select(a.region, a.fund, func.sum(p.amount))
         .join(a, a.code == p.account)
-        .where(a.entity == entity, a.kind.in_([k.value for k in kinds]), p.booked_on <= end)
+        .where(a.kind.in_([k.value for k in kinds]), p.booked_on <= end)
         .group_by(a.region, a.fund)
     )
+    if entity is not None:
+        stmt = stmt.where(a.entity == entity)
     if start is not None:
         stmt = stmt.where(p.booked_on >= start)
     if exclude_types:
@@ -241,14 +244,10 @@ def year_figures(
     if combine:
         opening = _combined(opening, entity)
     # balances pooled when city pooling starts within the year count as the year's opening, not income
-    pooled = sums(date(year, 1, 1), date(year, last_month, 28), frozenset({K.OPENING_BALANCE}))
+    pooled = sums(date(year, 1, 1), month_end(date(year, last_month, 1)), frozenset({K.OPENING_BALANCE}))
     for key, v in pooled.items():
         opening[key] = opening.get(key, 0) - v
-    budgets = {
-        (b.region, b.fund): Budget(b.income, b.expense)
-        for b in conn.execute(select(FundBudget).where(FundBudget.year == year)).scalars()
-        if entity_of(b.region) == entity
-    } if isinstance(conn, Session) else _budgets(conn, year, entity)  # fmt: skip
+    budgets = _budgets(conn, year, entity)
     if combine:  # the whole city's budget is its sub-ledgers' together
         whole: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
         for (_, fund), b in budgets.items():
@@ -267,7 +266,7 @@ def year_figures(
     return result
 
 
-def _budgets(conn: Connection, year: int, entity: str) -> dict[tuple[str, str], Budget]:
+def _budgets(conn: Connection | Session, year: int, entity: str) -> dict[tuple[str, str], Budget]:
     rows = conn.execute(select(FundBudget.region, FundBudget.fund, FundBudget.income, FundBudget.expense).where(
         FundBudget.year == year))  # fmt: skip
     return {(r, f): Budget(i, e) for r, f, i, e in rows if entity_of(r) == entity}

@@ -20,10 +20,10 @@ from datetime import date
 
 from sqlalchemy import Connection, Engine, case, func, select
 
-from yibao.fund.chart import EXPENSE_KINDS, INCOME_KINDS, AccountClass, AccountKind, AccountRef, fund_of
+from yibao.fund.chart import EXPENSE_KINDS, INCOME_KINDS, AccountClass, AccountKind, AccountRef, entity_of, fund_of
 from yibao.fund.transfer import TransferType
 from yibao.money import fen_to_yuan
-from yibao.service.books import month_end
+from yibao.service.books import class_sums, month_end
 from yibao.service.ledger import balances
 from yibao.store.ledger import FundMonth, LedgerAccount, LedgerClose, LedgerPosting, LedgerTransfer
 from yibao.store.models import Settlement, SettlementDetail
@@ -92,21 +92,6 @@ def check_closes(conn: Connection) -> CheckResult:
     return r
 
 
-def _sub_ledger_sums(
-    conn: Connection, start: date | None, end: date, kinds: frozenset[AccountKind]
-) -> dict[tuple[str, str], int]:
-    a, p = LedgerAccount, LedgerPosting
-    stmt = (
-        select(a.region, a.fund, func.sum(p.amount))
-        .join(a, a.code == p.account)
-        .where(a.kind.in_([k.value for k in kinds]), p.booked_on <= end)
-        .group_by(a.region, a.fund)
-    )
-    if start is not None:
-        stmt = stmt.where(p.booked_on >= start)
-    return {(reg, f): int(v) for reg, f, v in conn.execute(stmt)}
-
-
 def check_fund_months(conn: Connection) -> CheckResult:
     r = CheckResult("月报收支与累计结余等于分录")
     rows = list(conn.execute(select(FundMonth.region, FundMonth.fund, FundMonth.month, FundMonth.income,
@@ -117,9 +102,9 @@ def check_fund_months(conn: Connection) -> CheckResult:
         if first not in cache:
             last = month_end(first)
             cache[first] = (
-                _sub_ledger_sums(conn, first, last, INCOME_KINDS),
-                _sub_ledger_sums(conn, first, last, EXPENSE_KINDS),
-                _sub_ledger_sums(conn, None, last, equity_kinds),
+                class_sums(conn, None, first, last, INCOME_KINDS),
+                class_sums(conn, None, first, last, EXPENSE_KINDS),
+                class_sums(conn, None, None, last, equity_kinds),
             )
         inc, exp, eq = cache[first]
         key = (region, fund)
@@ -191,14 +176,12 @@ def check_sub_ledgers(conn: Connection) -> CheckResult:
     closed = conn.execute(select(FundMonth.region, FundMonth.fund, FundMonth.month, FundMonth.accumulated))
     by_close: dict[tuple[str, str, date], int] = defaultdict(int)
     for region, fund, first, accumulated in closed:
-        by_close[(AccountRef.parse(f"fsa:{fund}:{region}").entity, fund, first)] += accumulated
+        by_close[(entity_of(region), fund, first)] += accumulated
     cash_kinds = frozenset(k for k in AccountKind if k.account_class in (AccountClass.ASSET, AccountClass.LIABILITY))
     for (entity, fund, first), total in sorted(by_close.items()):
         r.checked += 1
-        assets = _sub_ledger_sums(conn, None, month_end(first), cash_kinds)
-        have = sum(
-            v for (reg, f), v in assets.items() if f == fund and AccountRef.parse(f"fsa:{f}:{reg}").entity == entity
-        )
+        assets = class_sums(conn, None, None, month_end(first), cash_kinds)
+        have = sum(v for (reg, f), v in assets.items() if f == fund and entity_of(reg) == entity)
         if have != total:
             r.breach(f"{first:%Y-%m} 主体 {entity} 基金 {fund}：月报累计结余合计 {_y(total)} 元，净资产 {_y(have)} 元")
     return r
