@@ -22,7 +22,7 @@ import pyarrow as pa
 from yibao.engine.model import Person
 from yibao.engine.settle import area_of, context_of, rule_date_of
 from yibao.engine.terms import terms_for
-from yibao.errors import NoPolicyInForce
+from yibao.errors import InputError, NoPolicyInForce
 from yibao.io.batch_files import BatchClaim, BatchPerson
 from yibao.policy.catalog import CatalogItem
 from yibao.policy.resolved import ResolvedPolicy
@@ -114,6 +114,13 @@ def _tables(
                          ("amount", line.amount), ("price", str(line.price)), ("quantity", str(line.quantity)),
                          ("declared_class", line.declared_class), ("indication_met", line.indication_met)):  # fmt: skip
                 lines[k].append(v)
+    items, by_type = catalog_tables(catalogs)
+    return pa.table(lines), pa.table(ctx), items, by_type
+
+
+def catalog_tables(catalogs: Mapping[int, Mapping[str, CatalogItem]]) -> tuple[pa.Table, pa.Table]:
+    """The catalogues in force as two tables: ``items`` (one row per catalogue × item) and
+    ``by_type`` (an item's 乙类 ratio per person type), ``catalog`` the key each claim refers to."""
     items: dict[str, list[object]] = {k: [] for k in ("catalog", "code", "item_class", "spf_ratio", "payment_standard",
                                                       "sex", "age_min", "age_max", "visit_types", "min_level",
                                                       "indication_required")}  # fmt: skip
@@ -130,7 +137,34 @@ def _tables(
             for person_type, ratio in item.ratio_by_person_type:
                 for k, v in (("catalog", key), ("code", code), ("person_type", person_type), ("ratio", ratio)):
                     by_type[k].append(v)
-    return pa.table(lines), pa.table(ctx), pa.table(items), pa.table(by_type)
+    return pa.table(items), pa.table(by_type)
+
+
+def load_catalogs(con: duckdb.DuckDBPyConnection, items: pa.Table, by_type: pa.Table) -> None:
+    con.register("items_arrow", items)
+    con.register("by_type", by_type)
+    con.execute("""CREATE OR REPLACE TABLE items AS
+                   SELECT * REPLACE (CAST(payment_standard AS DECIMAL(38, 12)) AS payment_standard) FROM items_arrow""")
+
+
+def run_split(con: duckdb.DuckDBPyConnection) -> None:
+    """With ``lines``, ``ctx``, ``items`` and ``by_type`` in ``con``: ``line_split`` (one row per fee line)
+    and ``claim_split`` (per claim). An item in no catalogue without a declared class is refused."""
+    missing = con.execute("""SELECT l.claim_id, l.item_code FROM lines l JOIN ctx c USING (claim_id)
+                             LEFT JOIN items i ON i.catalog = c.catalog AND i.code = l.item_code
+                             WHERE i.code IS NULL AND l.declared_class IS NULL LIMIT 1""").fetchone()
+    if missing:
+        raise InputError("item_code", f"理赔 {missing[0]}：目录中没有项目 {missing[1]}，且未给出收费项目等级")
+    no_default = con.execute("SELECT claim_id FROM ctx WHERE default_b IS NULL AND claim_id IN "
+                             "(SELECT claim_id FROM lines l WHERE l.declared_class = 2) LIMIT 1").fetchone()  # fmt: skip
+    if no_default:
+        raise NoPolicyInForce("", "", f"class_b_self_pay_first_ratio（理赔 {no_default[0]}）")
+    con.execute(f"CREATE OR REPLACE TABLE line_split AS {SPLIT_SQL}")
+    con.execute("""CREATE OR REPLACE TABLE claim_split AS
+                   SELECT claim_id, sum(amount)::BIGINT AS total, sum(full_self_pay)::BIGINT AS full_self_pay,
+                          sum(over_limit)::BIGINT AS over_limit, sum(self_pay_first)::BIGINT AS self_pay_first,
+                          sum(policy_range)::BIGINT AS policy_range
+                   FROM line_split GROUP BY claim_id""")
 
 
 def split_lines_vectorised(
@@ -141,28 +175,9 @@ def split_lines_vectorised(
     con = duckdb.connect()
     con.register("lines_arrow", lines)
     con.register("ctx", ctx)
-    con.register("items_arrow", items)
-    con.register("by_type", by_type)
+    load_catalogs(con, items, by_type)
     con.execute("""CREATE TABLE lines AS SELECT claim_id, position, item_code, amount,
                    CAST(price AS DECIMAL(38, 12)) AS price, CAST(quantity AS DECIMAL(38, 12)) AS quantity,
                    declared_class, indication_met FROM lines_arrow""")
-    con.execute("""CREATE TABLE items AS SELECT * REPLACE (CAST(payment_standard AS DECIMAL(38, 12)) AS payment_standard)
-                   FROM items_arrow""")
-    missing = con.execute("""SELECT l.claim_id, l.item_code FROM lines l JOIN ctx c USING (claim_id)
-                             LEFT JOIN items i ON i.catalog = c.catalog AND i.code = l.item_code
-                             WHERE i.code IS NULL AND l.declared_class IS NULL LIMIT 1""").fetchone()
-    if missing:
-        from yibao.errors import InputError
-
-        raise InputError("item_code", f"理赔 {missing[0]}：目录中没有项目 {missing[1]}，且未给出收费项目等级")
-    no_default = con.execute("SELECT claim_id FROM ctx WHERE default_b IS NULL AND claim_id IN "
-                             "(SELECT claim_id FROM lines l WHERE l.declared_class = 2) LIMIT 1").fetchone()  # fmt: skip
-    if no_default:
-        raise NoPolicyInForce("", "", f"class_b_self_pay_first_ratio（理赔 {no_default[0]}）")
-    con.execute(f"CREATE TABLE line_split AS {SPLIT_SQL}")
-    con.execute("""CREATE TABLE claim_split AS
-                   SELECT claim_id, sum(amount)::BIGINT AS total, sum(full_self_pay)::BIGINT AS full_self_pay,
-                          sum(over_limit)::BIGINT AS over_limit, sum(self_pay_first)::BIGINT AS self_pay_first,
-                          sum(policy_range)::BIGINT AS policy_range
-                   FROM line_split GROUP BY claim_id""")
+    run_split(con)
     return con

@@ -185,8 +185,14 @@ def result_row(s: Settlement, person: Person, hospital_level: int, reverses: str
         "pooled_ratio": s.pooled_ratio,
         **{f"setl_{k}": v for k, v in setlinfo_fen(s).items() if k.endswith("_pay") and k not in ("acct_pay",)},
         "details": ";".join(f"{d.fund_code}:{d.amount}" for d in s.details),
-        "reasons": ",".join(s.reasons),
+        "reasons": ",".join(canonical_reasons(s.reasons)),
     }
+
+
+def canonical_reasons(reasons: Sequence[str]) -> list[str]:
+    """Reason codes as a batch result stores them: the outcome codes in chain order (WAITING, CAP-POOL,
+    REVERSAL), then the exception rules relied on, sorted — a set, whichever step read them first."""
+    return [r for r in reasons if not r.startswith("EXC:")] + sorted(r for r in reasons if r.startswith("EXC:"))
 
 
 def state_row(a: Accumulators) -> dict[str, object]:
