@@ -78,7 +78,12 @@ def run(scale: Fraction, seed: int) -> dict[str, float]:
     t = time.perf_counter()
     con = split_lines_vectorised(claims, persons, snapshot)
     vector_s = time.perf_counter() - t
-    rows = {r[0]: tuple(r[1:]) for r in con.execute("SELECT * FROM claim_split").fetchall()}
+    rows = {
+        r[0]: tuple(r[1:])
+        for r in con.execute(
+            "SELECT claim_id, total, full_self_pay, over_limit, self_pay_first, policy_range FROM claim_split"
+        ).fetchall()
+    }
     con.close()
     agree = rows == scalar
     return {"claims": len(claims), "lines": n_lines, "read_s": read_s, "settle_s": settle_s, "split_s": split_s,

@@ -76,7 +76,9 @@ class Generator:
                         on = date(year, 6, 1)
                         claim = Claim("probe", region, region, visit, level, on, on, on, disease=disease,
                                       fee_lines=(FeeLine("X0", 10_000_000, Decimal(100_000), Decimal(1), 2),))  # fmt: skip
-                        probe = Person("probe", who.scheme, who.person_type, 40, assistance_category="subsistence_allowance")
+                        probe = Person(
+                            "probe", who.scheme, who.person_type, 40, assistance_category="subsistence_allowance"
+                        )
                         try:
                             settle(claim, probe, None, self.snap)
                         except YibaoError:

@@ -112,6 +112,19 @@ def test_a_reversal_in_the_stream_undoes_its_claim_exactly(year, tmp_path: Path)
         settle_scalar(read_claims(twice), persons, snapshot)
 
 
+def _read_both(folder: Path, persons: Path) -> None:
+    """Both readers: the scalar one, then the DuckDB one of the vectorised executor."""
+    import duckdb
+
+    from yibao.batch.vector_files import tables_from_files
+
+    with pytest.raises(InputError) as scalar:
+        read_claims(folder)
+    with pytest.raises(InputError) as vector:
+        tables_from_files(duckdb.connect(), folder, persons)
+    raise InputError(f"{scalar.value.field}|{vector.value.field}", f"{scalar.value.reason}|{vector.value.reason}")
+
+
 def test_bad_input_names_the_file_row_and_column(year, tmp_path: Path) -> None:
     folder, *_ = year
     claims = pq.read_table(folder / "claims.parquet").to_pylist()[:3]
@@ -123,23 +136,29 @@ def test_bad_input_names_the_file_row_and_column(year, tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     bad.mkdir()
     _csv(bad / "claims.csv", claims)
+    persons = folder / "persons.parquet"
     _csv(bad / "lines.csv", [*lines[:2], {**lines[2], "price": "abc"}, *lines[3:]])
     with pytest.raises(InputError) as e:
-        read_claims(bad)
-    assert e.value.field == "lines.csv:4:pric" or e.value.field.startswith("lines.csv:4:")
+        _read_both(bad, persons)
+    assert [f.startswith("lines.csv:4:") for f in e.value.field.split("|")] == [True, True]
     _csv(bad / "lines.csv", lines)
     _csv(bad / "claims.csv", [{**claims[0], "settlement_date": "2020-13-01"}, *claims[1:]])
     with pytest.raises(InputError) as e:
-        read_claims(bad)
-    assert e.value.field.startswith("claims.csv:2:")
+        _read_both(bad, persons)
+    assert [f.startswith("claims.csv:2:") for f in e.value.field.split("|")] == [True, True]
+    _csv(bad / "claims.csv", [{**claims[0], "hospital_level": "7"}, *claims[1:]])
+    with pytest.raises(InputError) as e:
+        _read_both(bad, persons)
+    assert e.value.field.split("|")[1] == "claims.csv:2:hospital_level"
     _csv(bad / "claims.csv", [{k: v for k, v in c.items() if k != "visit_type"} for c in claims])
-    with pytest.raises(InputError, match="缺少列：visit_type"):
-        read_claims(bad)
+    with pytest.raises(InputError, match=r"缺少列：visit_type.*缺少列：visit_type"):
+        _read_both(bad, persons)
+    _csv(bad / "claims.csv", claims)
     table = pa.table({"claim_id": ["C1"], "item_code": ["X"], "price": pa.array([1.1]), "quantity": ["1"]})
     pq.write_table(table, bad / "lines.parquet")
     (bad / "lines.csv").unlink()
-    with pytest.raises(InputError, match="二进制浮点数"):
-        read_claims(bad)
+    with pytest.raises(InputError, match=r"二进制浮点数.*二进制浮点数"):
+        _read_both(bad, persons)
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -167,7 +186,11 @@ def test_the_commands(tmp_path: Path) -> None:
     explained = run("batch", "explain", "--results", str(base), "--claim", claim)
     assert explained.returncode == 0, explained.stderr
     assert "逐项一致" in explained.stdout
-    refused = run("batch", "settle", *common, "--out", str(tmp_path / "x"), "--engine", "duckdb")
+    scalar = tmp_path / "scalar"
+    assert run("batch", "settle", *common, "--out", str(scalar), "--engine", "scalar").returncode == 0
+    for name in ("results.parquet", "accumulators.parquet"):  # the default (duckdb) engine wrote the same rows
+        assert pq.read_table(base / name).to_pylist() == pq.read_table(scalar / name).to_pylist(), name
+    refused = run("batch", "settle", *common, "--out", str(tmp_path / "x"), "--engine", "spark")
     assert refused.returncode == 2 and "--engine" in refused.stderr
 
 
@@ -184,7 +207,12 @@ def test_the_vectorised_fee_split_equals_the_scalar_split_to_the_fen(year) -> No
     persons = read_persons(folder / "persons.parquet")
     con = split_lines_vectorised(claims, persons, snapshot)
     try:
-        by_claim = {r[0]: r[1:] for r in con.execute("SELECT * FROM claim_split").fetchall()}
+        by_claim = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT claim_id, total, full_self_pay, over_limit, self_pay_first, policy_range FROM claim_split"
+            ).fetchall()
+        }
         by_line = {(r[0], r[1]): r[2:] for r in con.execute(
             "SELECT claim_id, position, full_self_pay, over_limit, self_pay_first, policy_range, reason FROM line_split"
         ).fetchall()}  # fmt: skip

@@ -56,32 +56,23 @@ def batch_settle(
         list[str] | None, typer.Option("--catalog", help="区划=目录文件（补充或替换该区划目录）")
     ] = None,
     engine: Annotated[
-        str, typer.Option("--engine", help="执行器：scalar（现有）、duckdb、spark（尚未提供）")
-    ] = "scalar",
+        str, typer.Option("--engine", help="执行器：duckdb（向量化，默认）、scalar（逐笔）、spark（尚未提供）")
+    ] = "duckdb",
 ) -> None:
     """整年批量结算：按每人每年的结算顺序逐笔结算（含冲正），输出每笔结果与期末累计。
     例：yibao batch settle --claims out/batch-in --persons out/batch-in/persons.parquet --catalog 445100=out/batch-in/catalog.csv --out out/batch-base"""
-    from yibao.batch.scalar import settle_scalar
-    from yibao.io.batch_files import read_claims, read_persons, result_row, state_row, write_rows
-
     try:
         if engine not in ENGINES:
             raise InputError("--engine", f"应为 {'、'.join(ENGINES)} 之一：{engine!r}")
-        if engine != "scalar":
-            raise InputError("--engine", f"{engine} 执行器尚未提供（向量化执行器在开发中）；请用 --engine scalar")
+        if engine == "spark":
+            raise InputError("--engine", "spark 执行器尚未提供；请用 --engine duckdb 或 scalar")
         started = time.perf_counter()
         snapshot = _snapshot(policy_dir, overlay or [], catalog or [])
-        batch = read_claims(claims)
-        people = read_persons(persons)
-        with Progress(console=err, transient=True) as progress:
-            task = progress.add_task("逐笔结算", total=len(batch))
-            outcome = settle_scalar(batch, people, snapshot, on_each=lambda: progress.advance(task))
+        settled, fund, burden = (_settle_duckdb if engine == "duckdb" else _settle_scalar)(
+            claims, persons, snapshot, out
+        )
     except YibaoError as e:
         raise _fail(e) from None
-    rows = [result_row(s, who.person, bc.claim.hospital_level, bc.reverses) for bc, s, who in outcome.settled]
-    closing = {k: p.state for k, p in people.items()} | outcome.closing
-    write_rows(out / "results.parquet", rows)
-    write_rows(out / "accumulators.parquet", (state_row(a) for _, a in sorted(closing.items())))
     elapsed = time.perf_counter() - started
     manifest = {
         "engine": engine,
@@ -91,16 +82,47 @@ def batch_settle(
         "overlays": [str(p.resolve()) for p in overlay or []],
         "catalogs": [f"{s.partition('=')[0]}={Path(s.partition('=')[2]).resolve()}" for s in catalog or []],
         "snapshot_id": snapshot.id,
-        "settled": len(rows),
+        "settled": settled,
         "elapsed_seconds": round(elapsed, 2),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    fund = sum(s.fund_pay_total for _, s, _ in outcome.settled)
-    burden = sum(s.personal_burden for _, s, _ in outcome.settled)
     console.print(
-        f"已结算 {len(rows):,} 笔（{len(rows) / max(elapsed, 1e-9):,.0f} 笔/秒，{elapsed:.1f} 秒）；基金支付 {_yuan(fund)} 元，"
+        f"已结算 {settled:,} 笔（{settled / max(elapsed, 1e-9):,.0f} 笔/秒，{elapsed:.1f} 秒）；基金支付 {_yuan(fund)} 元，"
         f"个人负担 {_yuan(burden)} 元；政策快照 {snapshot.id} → {out}/"
     )
+
+
+def _settle_scalar(claims: Path, persons: Path, snapshot: PolicySnapshot, out: Path) -> tuple[int, int, int]:
+    from yibao.batch.scalar import settle_scalar
+    from yibao.io.batch_files import read_claims, read_persons, result_row, state_row, write_rows
+
+    batch = read_claims(claims)
+    people = read_persons(persons)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("逐笔结算", total=len(batch))
+        outcome = settle_scalar(batch, people, snapshot, on_each=lambda: progress.advance(task))
+    rows = [result_row(s, who.person, bc.claim.hospital_level, bc.reverses) for bc, s, who in outcome.settled]
+    closing = {k: p.state for k, p in people.items()} | outcome.closing
+    write_rows(out / "results.parquet", rows)
+    write_rows(out / "accumulators.parquet", (state_row(a) for _, a in sorted(closing.items())))
+    fund = sum(s.fund_pay_total for _, s, _ in outcome.settled)
+    burden = sum(s.personal_burden for _, s, _ in outcome.settled)
+    return len(rows), fund, burden
+
+
+def _settle_duckdb(claims: Path, persons: Path, snapshot: PolicySnapshot, out: Path) -> tuple[int, int, int]:
+    import duckdb
+
+    from yibao.batch.vector import settle_vectorised
+    from yibao.batch.vector_files import tables_from_files
+
+    con = duckdb.connect()
+    tables_from_files(con, claims, persons)
+    run = settle_vectorised(con, snapshot)
+    run.write(out)
+    found = con.execute("SELECT count(*), sum(fund_pay_total), sum(personal_burden) FROM results").fetchone()
+    assert found is not None
+    return int(found[0]), int(found[1] or 0), int(found[2] or 0)
 
 
 @batch_app.command("compare")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -45,9 +46,26 @@ _LEVELS = ("level_0", "level_1", "level_2", "level_3")
 
 @dataclass
 class VectorRun:
-    results: pa.Table
-    accumulators: pa.Table
+    """The run's ``results`` and ``closing`` tables, in ``con``."""
+
+    con: duckdb.DuckDBPyConnection
     terms: TermsTable
+
+    @property
+    def results(self) -> pa.Table:
+        return self.con.sql("SELECT * FROM results ORDER BY idx").to_arrow_table().drop(["idx"])
+
+    @property
+    def accumulators(self) -> pa.Table:
+        return self.con.sql("SELECT * FROM closing").to_arrow_table()
+
+    def write(self, out: Path) -> None:
+        """``results.parquet`` and ``accumulators.parquet`` (DuckDB writes them, in parallel)."""
+        out.mkdir(parents=True, exist_ok=True)
+        for table, name, order in (("results", "results", "ORDER BY idx"), ("closing", "accumulators", "")):
+            target = str(out / f"{name}.parquet").replace("'", "''")
+            self.con.execute(f"COPY (SELECT * EXCLUDE (idx) FROM {table} {order}) TO '{target}' (FORMAT parquet)"
+                             if table == "results" else f"COPY closing TO '{target}' (FORMAT parquet)")  # fmt: skip
 
 
 def _rule_dates(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot) -> None:
@@ -150,18 +168,20 @@ def _reversals(con: duckdb.DuckDBPyConnection) -> None:
 
 def _key_info(terms: TermsTable) -> pa.Table:
     cols = terms.cols
-    return pa.table({
-        "key": np.arange(len(terms.rows)),
-        "catalog": cols["policy"],
-        "default_b": [None if b < 0 else int(b) for b in cols["default_b"]],
-        "pool_code": [pooled_fund_code("employee" if e else "resident") for e in cols["employee"]],
-        "pool_setl": [SETLINFO_FIELD[pooled_fund_code("employee" if e else "resident")] for e in cols["employee"]],
-        "ci_setl": list(cols["ci_setl"]),
-        "ci_code": list(cols["ci_code"]),
-    })
+    return pa.table(
+        {
+            "key": np.arange(len(terms.rows)),
+            "catalog": cols["policy"],
+            "default_b": [None if b < 0 else int(b) for b in cols["default_b"]],
+            "pool_code": [pooled_fund_code("employee" if e else "resident") for e in cols["employee"]],
+            "pool_setl": [SETLINFO_FIELD[pooled_fund_code("employee" if e else "resident")] for e in cols["employee"]],
+            "ci_setl": list(cols["ci_setl"]),
+            "ci_code": list(cols["ci_code"]),
+        }
+    )
 
 
-def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot) -> VectorRun:
+def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot, keep_lines: bool = False) -> VectorRun:
     """Settle every claim of ``con``'s tables; results and closing accumulators in the scalar files' columns."""
     _rule_dates(con, snapshot)
     _persons(con)
@@ -177,7 +197,7 @@ def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot) 
         SELECT k.claim_id, i.catalog, k.person_type, k.sex, k.age, k.visit_type, k.level, i.default_b
         FROM keyed k JOIN key_info i USING (key) WHERE k.reverses IS NULL""")
     try:
-        run_split(con)
+        run_split(con, keep_lines)
     except NoPolicyInForce as e:
         raise NoPolicyInForce("", "", e.path) from None
     _chronic_slots(con)
@@ -198,12 +218,14 @@ def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot) 
         C[name] = C[name].astype(bool)
     for name in set(C) - {"day_surgery", "waiting", "disease"}:
         C[name] = C[name].astype(np.int64)
-    S = _opening(con, C)
+    S = _opening(con)
     CH = {name: np.asarray(v, dtype=np.int64) for name, v in
           con.execute("SELECT deductible_paid, paid FROM chronic_slot ORDER BY slot").fetchnumpy().items()}  # fmt: skip
     chain = Chain(C, terms, S, CH)
     chain.run()
-    return VectorRun(_results(con, chain, terms, snapshot), _closing(con, chain), terms)
+    _results(con, chain, terms, snapshot)
+    _closing(con, chain)
+    return VectorRun(con, terms)
 
 
 def _chronic_slots(con: duckdb.DuckDBPyConnection) -> None:
@@ -225,8 +247,8 @@ def _chronic_slots(con: duckdb.DuckDBPyConnection) -> None:
         LEFT JOIN opening_chronic o USING (person_id, year, disease)""")
 
 
-def _opening(con: duckdb.DuckDBPyConnection, C: dict[str, Any]) -> dict[str, np.ndarray]:
-    found = con.execute(f"""SELECT {', '.join(f'p.{n}' for n in STATE)}
+def _opening(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
+    found = con.execute(f"""SELECT {", ".join(f"p.{n}" for n in STATE)}
         FROM (SELECT DISTINCT person_id, year FROM keyed) k JOIN persons p USING (person_id, year)
         ORDER BY k.person_id, k.year""").fetchnumpy()
     return {name: np.asarray(v, dtype=np.int64).copy() for name, v in found.items()}
@@ -246,21 +268,21 @@ def _setl_sql() -> str:
     return ", ".join(cols)
 
 
-def _results(con: duckdb.DuckDBPyConnection, chain: Chain, terms: TermsTable, snapshot: PolicySnapshot) -> pa.Table:
-    C, O = chain.C, chain.O
+def _results(con: duckdb.DuckDBPyConnection, chain: Chain, terms: TermsTable, snapshot: PolicySnapshot) -> None:
+    C, res_ = chain.C, chain.res
     rev = C["orig"] >= 0
     res: dict[str, Any] = {"idx": np.arange(len(rev))}
     for name in ("total", "full_self_pay", "over_limit", "self_pay_first", "policy_range"):
         v = C[name].copy()
         v[rev] = -C[name][C["orig"][rev]]
         res[name] = v
-    res |= {k: O[k] for k in ("ded", "pooled", "ratio", "large", "ci", "aid", "tilted", "fund", "burden", "acct",
+    res |= {k: res_[k] for k in ("ded", "pooled", "ratio", "large", "ci", "aid", "tilted", "fund", "burden", "acct",
                               "mutual", "cash", "balance", "mask")}  # fmt: skip
     res["cap_hit"] = chain.cap_hit
     res["reversal"] = rev
     res["waiting"] = C["waiting"] & ~rev
     con.register("res", pa.table(res))
-    masks = sorted({int(m) for m in np.unique(O["mask"])})
+    masks = sorted({int(m) for m in np.unique(res_["mask"])})
     con.register("masks", pa.table({"mask": pa.array(masks, pa.int64()),
                                     "exc": [",".join(terms.reasons(m)) or None for m in masks]}))  # fmt: skip
     regions = con.execute("SELECT DISTINCT insured_region FROM keyed").fetchall()
@@ -268,8 +290,8 @@ def _results(con: duckdb.DuckDBPyConnection, chain: Chain, terms: TermsTable, sn
                                       "pooling": [snapshot.tree.pooling_region(r, "insuplc_admdvs").code
                                                   for (r,) in regions]}))  # fmt: skip
     con.execute("SET VARIABLE snapshot_id = ?", [snapshot.id])
-    return con.sql(f"""
-        SELECT k.claim_id, k.person_id, rg.pooling AS region, k.scheme, k.person_type, k.assistance_category,
+    con.execute(f"""CREATE OR REPLACE TABLE results AS
+        SELECT r.idx, k.claim_id, k.person_id, rg.pooling AS region, k.scheme, k.person_type, k.assistance_category,
                coalesce(o.visit_type, k.visit_type) AS visit_type, k.level::BIGINT AS hospital_level,
                strftime(coalesce(o.rule_date, k.rule_date), '%Y-%m-%d') AS rule_date,
                coalesce(o.year, k.year)::BIGINT AS year, k.reverses, getvariable('snapshot_id') AS snapshot_id,
@@ -290,11 +312,10 @@ def _results(con: duckdb.DuckDBPyConnection, chain: Chain, terms: TermsTable, sn
                            m.exc) END AS reasons
         FROM res r JOIN keyed k ON k.idx = r.idx LEFT JOIN keyed o ON o.claim_id = k.reverses
         JOIN key_info i ON i.key = coalesce(o.key, k.key) LEFT JOIN masks m ON m.mask = r.mask
-        JOIN pooling rg ON rg.insured_region = coalesce(o.insured_region, k.insured_region)
-        ORDER BY r.idx""").to_arrow_table()
+        JOIN pooling rg ON rg.insured_region = coalesce(o.insured_region, k.insured_region)""")
 
 
-def _closing(con: duckdb.DuckDBPyConnection, chain: Chain) -> pa.Table:
+def _closing(con: duckdb.DuckDBPyConnection, chain: Chain) -> None:
     """Every person-year's closing accumulators (the opening ones where it had no claims)."""
     ids = con.execute("SELECT DISTINCT person_id, year FROM keyed ORDER BY person_id, year").fetchnumpy()
     final: dict[str, Any] = {"person_id": ids["person_id"], "year": np.asarray(ids["year"], dtype=np.int64)}
@@ -309,9 +330,9 @@ def _closing(con: duckdb.DuckDBPyConnection, chain: Chain) -> pa.Table:
         "person_id": [k[0] for k in chronic], "year": pa.array([k[1] for k in chronic], pa.int64()),
         "chronic": [json.dumps(v, sort_keys=True) for v in chronic.values()]}))  # fmt: skip
     counters = ", ".join(f"coalesce(f.{n}, p.{n})::BIGINT AS {n}" for n in STATE)
-    return con.sql(f"""
+    con.execute(f"""CREATE OR REPLACE TABLE closing AS
         SELECT p.person_id, p.scheme, p.region, p.year::BIGINT AS year, {counters},
                CASE WHEN f.person_id IS NULL THEN coalesce(p.chronic, '{{}}') ELSE coalesce(c.chronic, '{{}}') END
                  AS chronic
         FROM persons p LEFT JOIN final_state f USING (person_id, year) LEFT JOIN final_chronic c USING (person_id, year)
-        ORDER BY p.person_id, p.year""").to_arrow_table()
+        ORDER BY p.person_id, p.year""")

@@ -24,7 +24,7 @@ at its end. Reversals take the negated increments of the claim they cancel.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -122,12 +122,13 @@ def _flat(ratio: I64) -> Scales:
 
 class Chain:
     """The run's arrays: claims ``C`` (length N), terms ``T`` (per key), state ``S`` (per person-year),
-    chronic state ``CH`` (per person-year × disease) and outputs ``O`` (length N)."""
+    chronic state ``CH`` (per person-year × disease) and outputs ``res`` (length N)."""
 
     def __init__(self, C: dict[str, Any], T: TermsTable, S: dict[str, I64], CH: dict[str, I64]) -> None:
-        self.C, self.T, self.S, self.CH = C, T.cols, S, CH
+        self.C, self.S, self.CH = C, S, CH
+        self.T: dict[str, I64] = T.cols
         n = len(C["key"])
-        self.O: dict[str, I64] = {name: np.zeros(n, dtype=np.int64) for name in OUT}
+        self.res: dict[str, I64] = {name: np.zeros(n, dtype=np.int64) for name in OUT}
         self.cap_hit = np.zeros(n, dtype=bool)
         t = self.T
         self.static_mask = (t["m_pool"] | t["m_chronic"] | t["m_pharmacy_level"] | t["m_op"] | t["m_ci"]
@@ -137,10 +138,10 @@ class Chain:
         self.pp = np.zeros(n, dtype=np.int64)  # the policy-range burden left to the person, step by step
 
     def t(self, name: str, ix: I64) -> I64:
-        return self.T[name][self.C["key"][ix]]
+        return cast(I64, self.T[name][self.C["key"][ix]])
 
     def s(self, name: str, ix: I64) -> I64:
-        return self.S[name][self.C["g"][ix]]
+        return cast(I64, self.S[name][self.C["g"][ix]])
 
     # -- one round ---------------------------------------------------------------------------------
     def round(self, ix: I64) -> None:
@@ -151,10 +152,10 @@ class Chain:
             ix = ix[~rev]
         visit = self.t("visit", ix)
         live = ~C["waiting"][ix]
-        O = self.O
+        res = self.res
         mask = self.t("m_split", ix) | np.where(C["account_use"][ix] == 2, self.t("m_acct_employee", ix),
                                                 self.t("m_acct_own", ix))  # fmt: skip
-        O["mask"][ix] = mask | np.where(live, self.static_mask[C["key"][ix]], 0)
+        res["mask"][ix] = mask | np.where(live, self.static_mask[C["key"][ix]], 0)
         self._inpatient(ix[live & (visit == 0)])
         self._chronic(ix[live & (visit == 2)])
         self._outpatient(ix[live & ((visit == 1) | (visit == 3))])
@@ -166,7 +167,7 @@ class Chain:
     def _inpatient(self, ix: I64) -> None:
         if not len(ix):
             return
-        C, O, t = self.C, self.O, self.t
+        C, res, t = self.C, self.res, self.t
         pr = C["policy_range"][ix]
         level = C["level"][ix]
         tfrom = C["transfer_from"][ix]
@@ -205,19 +206,21 @@ class Chain:
         le_on = (over > 0) & (t("le_enabled", ix) == 1)
         raw = _round(over * t("le_ratio", ix))
         le_cap = t("le_cap", ix)
-        large = np.where(le_cap >= UNLIMITED, raw, np.maximum(0, np.minimum(raw, le_cap - self.s("large_expense_paid", ix))))
+        large = np.where(
+            le_cap >= UNLIMITED, raw, np.maximum(0, np.minimum(raw, le_cap - self.s("large_expense_paid", ix)))
+        )
         large = np.where(le_on, large, 0)
         mask |= np.where(over > 0, t("m_large_flag", ix), 0) | np.where(le_on, t("m_large", ix), 0)
-        O["mask"][ix] |= mask
-        O["ded"][ix], O["pooled"][ix], O["ratio"][ix] = ded, pay, ratio
-        O["covered"][ix], O["elig"][ix], O["large"][ix] = covered, elig, large
+        res["mask"][ix] |= mask
+        res["ded"][ix], res["pooled"][ix], res["ratio"][ix] = ded, pay, ratio
+        res["covered"][ix], res["elig"][ix], res["large"][ix] = covered, elig, large
         self.cap_hit[ix] = over > 0
         self.pp[ix] = pr - pay - large
 
     def _chronic(self, ix: I64) -> None:
         if not len(ix):
             return
-        C, O, t = self.C, self.O, self.t
+        C, res, t = self.C, self.res, self.t
         bad = t("ch_error", ix)
         if bad.any():
             from yibao.errors import InputError
@@ -242,15 +245,15 @@ class Chain:
         room = np.where(shared & ~on_fee & (cap < UNLIMITED), np.minimum(room, cap_room), room)
         pay, ratio, _, _ = pay_with_cap(_flat(t("ch_ratio", ix)), np.zeros_like(pr), covered, room,
                                         np.zeros(len(ix), dtype=bool))  # fmt: skip
-        O["ded"][ix], O["pooled"][ix], O["ratio"][ix] = used, pay, ratio
-        O["covered"][ix] = covered
-        O["elig"][ix] = np.where(shared, covered, 0)
+        res["ded"][ix], res["pooled"][ix], res["ratio"][ix] = used, pay, ratio
+        res["covered"][ix] = covered
+        res["elig"][ix] = np.where(shared, covered, 0)
         self.pp[ix] = pr - pay
 
     def _outpatient(self, ix: I64) -> None:
         if not len(ix):
             return
-        C, O, t = self.C, self.O, self.t
+        C, res, t = self.C, self.res, self.t
         pr = C["policy_range"][ix]
         on = t("op_on", ix) == 1
         due = np.maximum(0, t("op_ded", ix) - self.s("outpatient_deductible_paid", ix))
@@ -261,16 +264,16 @@ class Chain:
         room = np.where(cap >= UNLIMITED, UNLIMITED, np.maximum(0, cap - spent))
         pay, ratio, elig, _ = pay_with_cap(_flat(t("op_ratio", ix)), np.zeros_like(pr), np.maximum(0, pr - used),
                                            room, on_fee)  # fmt: skip
-        O["ded"][ix] = np.where(on, used, 0)
-        O["pooled"][ix] = np.where(on, pay, 0)
-        O["ratio"][ix] = np.where(on, ratio, 0)
-        O["elig"][ix] = np.where(on, elig, 0)
-        self.pp[ix] = pr - O["pooled"][ix]
+        res["ded"][ix] = np.where(on, used, 0)
+        res["pooled"][ix] = np.where(on, pay, 0)
+        res["ratio"][ix] = np.where(on, ratio, 0)
+        res["elig"][ix] = np.where(on, elig, 0)
+        self.pp[ix] = pr - res["pooled"][ix]
 
     def _critical_illness(self, ix: I64) -> None:
         if not len(ix):
             return
-        C, O, t = self.C, self.O, self.t
+        C, res, t = self.C, self.res, self.t
         first = np.where(t("ci_first", ix) == 1, C["self_pay_first"][ix], 0)
         base = np.maximum(0, self.pp[ix] + first)
         paid = self.s("critical_illness_paid", ix)
@@ -284,13 +287,13 @@ class Chain:
         cap = np.where(cap >= UNLIMITED, UNLIMITED, cap + mul_ratio(cap, C["cap_raise"][ix]))
         entitled = np.minimum(entitled, cap)
         pay = np.minimum(np.maximum(0, entitled - paid), base)
-        O["ci"][ix], O["ci_base"][ix] = pay, base
+        res["ci"][ix], res["ci_base"][ix] = pay, base
         self.pp[ix] -= pay
 
     def _assistance(self, ix: I64) -> None:
         if not len(ix):
             return
-        C, O, t = self.C, self.O, self.t
+        C, res, t = self.C, self.res, self.t
         visit = t("visit", ix)
         inpatient_class = (visit == 0) | (visit == 2)
         base_raw = self.pp[ix] + np.where(t("as_first", ix) == 1, C["self_pay_first"][ix], 0)
@@ -302,7 +305,7 @@ class Chain:
         room_class = np.maximum(0, t("as_limit_class", ix) - np.where(inpatient_class, paid_in, paid_out))
         room_total = np.maximum(0, t("as_limit_total", ix) - paid_in - paid_out)
         pay = np.minimum(raw, np.minimum(room_class, room_total))
-        O["aid"][ix], O["as_used"][ix] = pay, used
+        res["aid"][ix], res["as_used"][ix] = pay, used
         ti = (t("ti_on", ix) == 1) & (visit != 1)
         residual = base_raw - pay + np.where(t("ti_full", ix) == 1, C["full_self_pay"][ix] + C["over_limit"][ix], 0)
         residual = np.maximum(0, residual)
@@ -313,12 +316,12 @@ class Chain:
                             np.maximum(0, residual - th))  # fmt: skip
         raw_ti = mul_ratio(eligible, t("ti_ratio", ix))
         tilted = np.minimum(raw_ti, np.maximum(0, t("ti_limit", ix) - self.s("tilted_paid", ix)))
-        O["tilted"][ix] = np.where(ti, tilted, 0)
-        O["ti_base"][ix] = np.where(ti, residual, 0)
+        res["tilted"][ix] = np.where(ti, tilted, 0)
+        res["ti_base"][ix] = np.where(ti, residual, 0)
 
     def _account(self, ix: I64) -> None:
-        C, O, t = self.C, self.O, self.t
-        fund = O["pooled"][ix] + O["large"][ix] + O["ci"][ix] + O["aid"][ix] + O["tilted"][ix]
+        C, res, t = self.C, self.res, self.t
+        fund = res["pooled"][ix] + res["large"][ix] + res["ci"][ix] + res["aid"][ix] + res["tilted"][ix]
         burden = C["total"][ix] - fund
         use = C["account_use"][ix]
         aid_use = use == 2
@@ -330,39 +333,39 @@ class Chain:
         balance = self.s("account_balance", ix)
         acct = np.where(on & (use == 1), np.minimum(np.maximum(0, balance), payable), 0)
         mut = np.where(on & aid_use & mutual, np.minimum(np.maximum(0, C["mutual_aid_balance"][ix]), payable), 0)
-        O["fund"][ix], O["burden"][ix], O["acct"][ix], O["mutual"][ix] = fund, burden, acct, mut
-        O["cash"][ix] = burden - acct - mut
-        O["balance"][ix] = balance - acct
+        res["fund"][ix], res["burden"][ix], res["acct"][ix], res["mutual"][ix] = fund, burden, acct, mut
+        res["cash"][ix] = burden - acct - mut
+        res["balance"][ix] = balance - acct
 
     # -- accumulators ------------------------------------------------------------------------------
     def increments(self, ix: I64) -> dict[str, I64]:
         """What claims ``ix`` added to their person-year's accumulators (a reversal subtracts them)."""
-        O, C = self.O, self.C
+        res, C = self.res, self.C
         visit = self.T["visit"][C["key"][ix]]
         live = ~C["waiting"][ix]
         inp, chronic, outp = visit == 0, visit == 2, (visit == 1) | (visit == 3)
         shared = chronic & (self.T["ch_shared"][C["key"][ix]] == 1)
         z = np.zeros(len(ix), dtype=np.int64)
-        pooled, elig = O["pooled"][ix], O["elig"][ix]
-        aid = O["aid"][ix]
+        pooled, elig = res["pooled"][ix], res["elig"][ix]
+        aid = res["aid"][ix]
         return {
             "admissions": (inp & live).astype(np.int64),
-            "deductible_paid": np.where(inp, O["ded"][ix], z),
-            "inpatient_covered": np.where(inp, O["covered"][ix], z),
+            "deductible_paid": np.where(inp, res["ded"][ix], z),
+            "inpatient_covered": np.where(inp, res["covered"][ix], z),
             "inpatient_eligible": np.where(inp | shared, elig, z),
             "pooled_fund_paid": np.where(inp | shared, pooled, z),
-            "large_expense_paid": O["large"][ix],
-            "critical_illness_base": O["ci_base"][ix],
-            "critical_illness_paid": O["ci"][ix],
-            "outpatient_deductible_paid": np.where(outp, O["ded"][ix], z),
+            "large_expense_paid": res["large"][ix],
+            "critical_illness_base": res["ci_base"][ix],
+            "critical_illness_paid": res["ci"][ix],
+            "outpatient_deductible_paid": np.where(outp, res["ded"][ix], z),
             "outpatient_pooled_paid": np.where(outp, pooled, z),
             "outpatient_eligible": np.where(outp, elig, z),
-            "assistance_deductible_paid": O["as_used"][ix],
+            "assistance_deductible_paid": res["as_used"][ix],
             "assistance_paid_outpatient": np.where(visit == 1, aid, z),
             "assistance_paid_inpatient": np.where(inp | chronic, aid, z),
-            "tilted_base": O["ti_base"][ix],
-            "tilted_paid": O["tilted"][ix],
-            "account_balance": -O["acct"][ix],
+            "tilted_base": res["ti_base"][ix],
+            "tilted_paid": res["tilted"][ix],
+            "account_balance": -res["acct"][ix],
         }
 
     def _apply(self, ix: I64, source: I64, sign: int) -> None:
@@ -373,18 +376,18 @@ class Chain:
         chronic = visit == 2
         if chronic.any():
             slot = self.C["slot"][source[chronic]]
-            self.CH["deductible_paid"][slot] += sign * self.O["ded"][source[chronic]]
-            self.CH["paid"][slot] += sign * self.O["pooled"][source[chronic]]
+            self.CH["deductible_paid"][slot] += sign * self.res["ded"][source[chronic]]
+            self.CH["paid"][slot] += sign * self.res["pooled"][source[chronic]]
 
     def _reverse(self, ix: I64) -> None:
         orig = self.C["orig"][ix]
         self._apply(ix, orig, -1)
         for name in OUT:
             if name not in ("ratio", "balance", "mask"):
-                self.O[name][ix] = -self.O[name][orig]
-        self.O["ratio"][ix] = self.O["ratio"][orig]
-        self.O["balance"][ix] = self.S["account_balance"][self.C["g"][ix]]
-        self.O["mask"][ix] = 0
+                self.res[name][ix] = -self.res[name][orig]
+        self.res["ratio"][ix] = self.res["ratio"][orig]
+        self.res["balance"][ix] = self.S["account_balance"][self.C["g"][ix]]
+        self.res["mask"][ix] = 0
 
     def run(self) -> None:
         """All rounds: claims ordered by their rank within their person-year, then stream order."""

@@ -32,7 +32,7 @@ SPLIT_SQL = """
 WITH j AS (
     SELECT l.claim_id, l.position, l.amount, l.price, l.quantity, l.indication_met, c.person_type, c.sex, c.age,
            c.visit_type, c.level, c.default_b,
-           i.code IS NOT NULL AS listed,
+           i.code IS NOT NULL AS listed, i.code IS NULL AND l.declared_class IS NULL AS missing,
            coalesce(i.item_class, l.declared_class) AS cls,
            i.payment_standard AS cap,
            CASE
@@ -61,13 +61,13 @@ WITH j AS (
            ELSE 0 END AS ol
     FROM j
 ), s AS (
-    SELECT claim_id, position, amount, cls, reason, excluded, ratio,
+    SELECT claim_id, position, amount, cls, reason, excluded, ratio, missing,
            CASE WHEN excluded THEN 0 ELSE ol END AS over_limit,
            CASE WHEN excluded OR ratio = 0 THEN 0
                 ELSE ((amount - ol) * ratio + 5000) // 10000 END AS self_pay_first
     FROM o
 )
-SELECT claim_id, position, cls, reason, ratio, amount,
+SELECT claim_id, position, cls, reason, ratio, amount, missing, cls = 2 AND ratio IS NULL AS no_default,
        CASE WHEN excluded THEN amount ELSE 0 END AS full_self_pay,
        over_limit, self_pay_first,
        CASE WHEN excluded THEN 0 ELSE amount - over_limit - self_pay_first END AS policy_range
@@ -147,24 +147,32 @@ def load_catalogs(con: duckdb.DuckDBPyConnection, items: pa.Table, by_type: pa.T
                    SELECT * REPLACE (CAST(payment_standard AS DECIMAL(38, 12)) AS payment_standard) FROM items_arrow""")
 
 
-def run_split(con: duckdb.DuckDBPyConnection) -> None:
-    """With ``lines``, ``ctx``, ``items`` and ``by_type`` in ``con``: ``line_split`` (one row per fee line)
-    and ``claim_split`` (per claim). An item in no catalogue without a declared class is refused."""
-    missing = con.execute("""SELECT l.claim_id, l.item_code FROM lines l JOIN ctx c USING (claim_id)
-                             LEFT JOIN items i ON i.catalog = c.catalog AND i.code = l.item_code
-                             WHERE i.code IS NULL AND l.declared_class IS NULL LIMIT 1""").fetchone()
+def run_split(con: duckdb.DuckDBPyConnection, keep_lines: bool = True) -> None:
+    """With ``lines``, ``ctx``, ``items`` and ``by_type`` in ``con``: ``claim_split`` (per claim) and, with
+    ``keep_lines``, ``line_split`` (one row per fee line; a city-year's lines are streamed, not kept).
+    An item in no catalogue without a declared class is refused, as is a 乙类 line where the policy
+    sets no self-pay-first ratio."""
+    sums = """claim_id, sum(amount)::BIGINT AS total, sum(full_self_pay)::BIGINT AS full_self_pay,
+              sum(over_limit)::BIGINT AS over_limit, sum(self_pay_first)::BIGINT AS self_pay_first,
+              sum(policy_range)::BIGINT AS policy_range, bool_or(missing) AS missing,
+              bool_or(no_default) AS no_default"""
+    if keep_lines:
+        con.execute(f"CREATE OR REPLACE TABLE line_split AS {SPLIT_SQL}")
+        con.execute(f"CREATE OR REPLACE TABLE claim_split AS SELECT {sums} FROM line_split GROUP BY claim_id")
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE claim_split AS SELECT {sums} FROM ({SPLIT_SQL}) GROUP BY claim_id")
+    missing = con.execute("SELECT claim_id FROM claim_split WHERE missing ORDER BY claim_id LIMIT 1").fetchone()
     if missing:
-        raise InputError("item_code", f"理赔 {missing[0]}：目录中没有项目 {missing[1]}，且未给出收费项目等级")
-    no_default = con.execute("SELECT claim_id FROM ctx WHERE default_b IS NULL AND claim_id IN "
-                             "(SELECT claim_id FROM lines l WHERE l.declared_class = 2) LIMIT 1").fetchone()  # fmt: skip
+        code = con.execute("""SELECT l.item_code FROM lines l LEFT JOIN ctx c USING (claim_id)
+                              LEFT JOIN items i ON i.catalog = c.catalog AND i.code = l.item_code
+                              WHERE l.claim_id = ? AND i.code IS NULL AND l.declared_class IS NULL LIMIT 1""",
+                           [missing[0]]).fetchone()  # fmt: skip
+        raise InputError(
+            "item_code", f"理赔 {missing[0]}：目录中没有项目 {code[0] if code else ''}，且未给出收费项目等级"
+        )
+    no_default = con.execute("SELECT claim_id FROM claim_split WHERE no_default ORDER BY claim_id LIMIT 1").fetchone()
     if no_default:
         raise NoPolicyInForce("", "", f"class_b_self_pay_first_ratio（理赔 {no_default[0]}）")
-    con.execute(f"CREATE OR REPLACE TABLE line_split AS {SPLIT_SQL}")
-    con.execute("""CREATE OR REPLACE TABLE claim_split AS
-                   SELECT claim_id, sum(amount)::BIGINT AS total, sum(full_self_pay)::BIGINT AS full_self_pay,
-                          sum(over_limit)::BIGINT AS over_limit, sum(self_pay_first)::BIGINT AS self_pay_first,
-                          sum(policy_range)::BIGINT AS policy_range
-                   FROM line_split GROUP BY claim_id""")
 
 
 def split_lines_vectorised(

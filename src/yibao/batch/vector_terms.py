@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from yibao.engine.account import account_terms
+from yibao.engine.account import AccountTerms, account_terms
 from yibao.engine.critical_illness import critical_illness_terms
 from yibao.engine.outpatient import pooling_terms
 from yibao.engine.pooled_fund import inpatient_pool_terms
@@ -111,9 +111,11 @@ def build_row(table: TermsTable, policy: ResolvedPolicy, ctx: RuleContext, on: d
 
     # inpatient deductible (engine/deductible.py), every variant's parameters
     ded = f"{scheme}.inpatient.deductible"
-    row["ded"] = [probe("ded" if lv == level else f"ded_from_{lv}",
-                        lambda r, lv=lv: r.amount(f"{ded}.level_{lv}") if r.has(f"{ded}.level_{lv}") else 0)
-                  for lv in range(4)]  # fmt: skip
+
+    def level_amount(lv: int) -> Callable[[Reader], int]:
+        return lambda r: r.amount(f"{ded}.level_{lv}") if r.has(f"{ded}.level_{lv}") else 0
+
+    row["ded"] = [probe("ded" if lv == level else f"ded_from_{lv}", level_amount(lv)) for lv in range(4)]
     if ctx.visit_type == "inpatient" and not policy.has(f"{ded}.level_{level}"):
         row["ded"][level] = probe("ded", lambda r: r.amount(f"{ded}.level_{level}"))  # raises NoPolicyInForce
     row["ded_annual"] = int(probe("ded", lambda r: r.choice(f"{ded}.mode", "per_admission")) == "annual")
@@ -155,9 +157,12 @@ def build_row(table: TermsTable, policy: ResolvedPolicy, ctx: RuleContext, on: d
     _outpatient(row, probe, ctx, scheme, level)
     _critical_illness(row, probe, scheme)
     _assistance(row, probe, ctx)
+
+    def account(w: str) -> Callable[[Reader], AccountTerms | None]:
+        return lambda r: r.bundle(("personal_account", w), lambda q: account_terms(q, w))
+
     for owner in ("own", "employee"):
-        who = scheme if owner == "own" else "employee"
-        t = probe(f"acct_{owner}", lambda r, w=who: r.bundle(("personal_account", w), lambda q: account_terms(q, w)))
+        t = probe(f"acct_{owner}", account(scheme if owner == "own" else "employee"))
         row[f"acct_{owner}_enabled"] = int(t is not None)
         row[f"acct_{owner}_all"] = int(bool(t and t.all_burden))
         row[f"acct_{owner}_mutual"] = int(bool(t and t.mutual_aid))
@@ -222,9 +227,7 @@ def _critical_illness(row: dict[str, Any], probe: Probe, scheme: str) -> None:
     if row["visit"] != VISITS.index("pharmacy"):
         t = probe("ci", lambda r: r.bundle(("critical_illness", scheme), lambda q: critical_illness_terms(q, scheme)))
     applies = t is not None and (
-        row["visit"] == 0
-        or (row["visit"] == 2 and t.includes_chronic)
-        or (row["visit"] == 1 and t.includes_outpatient)
+        row["visit"] == 0 or (row["visit"] == 2 and t.includes_chronic) or (row["visit"] == 1 and t.includes_outpatient)
     )
     row["ci_on"] = int(applies)
     row["ci_code"] = t.fund_code if t else ""

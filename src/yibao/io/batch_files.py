@@ -71,7 +71,7 @@ def _rows(path: Path) -> tuple[list[dict[str, Any]], str]:
     return table.to_pylist(), path.name
 
 
-def _find(folder: Path, stem: str) -> Path:
+def find_input(folder: Path, stem: str) -> Path:
     for suffix in (".parquet", ".csv"):
         if (folder / f"{stem}{suffix}").exists():
             return folder / f"{stem}{suffix}"
@@ -95,8 +95,8 @@ def _at(name: str, row: int, e: InputError) -> InputError:
 
 def read_claims(folder: Path) -> list[BatchClaim]:
     """The claims of ``folder`` with their lines, in settlement order: by person, date, then file order."""
-    claim_rows, claims_name = _rows(_find(folder, "claims"))
-    line_rows, lines_name = _rows(_find(folder, "lines"))
+    claim_rows, claims_name = _rows(find_input(folder, "claims"))
+    line_rows, lines_name = _rows(find_input(folder, "lines"))
     _require(claim_rows, claims_name, CLAIM_COLUMNS)
     _require(line_rows, lines_name, LINE_COLUMNS)
     lines: dict[str, list[dict[str, object]]] = defaultdict(list)

@@ -1,0 +1,278 @@
+"""Batch files read straight into DuckDB for the vectorised executor, checked as the scalar readers check.
+
+A city-year has tens of millions of claims and hundreds of millions of fee lines: they never become
+Python objects. Columns are read by DuckDB from Parquet (or CSV) and checked in SQL; the columns with
+few distinct values (visit type, level, flags, classes, scheme, person type, age, sex, category) are
+mapped by passing each *distinct* value through the scalar reader's own parser
+(:class:`yibao.io.fields.Fields`), so both readers accept and refuse the same values. The first bad
+row stops the run with ``file:row:column`` and the reason, and nothing is written. Lines stay a view
+over the file (the fee split streams them); claims and persons become tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from yibao.batch.vector_chain import STATE
+from yibao.errors import InputError
+from yibao.io.batch_files import CLAIM_COLUMNS, LINE_COLUMNS, MONEY, PERSON_COLUMNS, find_input
+from yibao.io.claim_json import ACCOUNT_FLAGS, CLASSES, INSUTYPES, person_type_of, read_state
+from yibao.io.fields import Fields
+from yibao.policy.schema import CATEGORIES
+
+VISITS = ("inpatient", "outpatient", "chronic", "pharmacy")
+
+
+def _source(con: duckdb.DuckDBPyConnection, view: str, path: Path, required: tuple[str, ...]) -> set[str]:
+    """A view over the file with ``_row`` (the row as the scalar reader counts it: header = 1)."""
+    p = str(path).replace("'", "''")
+    if path.suffix == ".csv":
+        src = f"SELECT *, row_number() OVER () + 1 AS _row FROM read_csv('{p}', all_varchar = true, header = true)"
+    else:
+        src = f"SELECT * EXCLUDE (file_row_number), file_row_number + 2 AS _row FROM read_parquet('{p}', file_row_number = true)"
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {src}")
+        described = con.execute(f"DESCRIBE {view}").fetchall()
+    except duckdb.Error as e:
+        raise InputError(path.name, f"不是可读的 {path.suffix[1:]} 文件：{e}") from None
+    columns = {name: str(kind) for name, kind, *_ in described}
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise InputError(path.name, f"缺少列：{'、'.join(missing)}")
+    for name, kind in columns.items():
+        if name in MONEY and kind in ("FLOAT", "DOUBLE"):
+            raise InputError(f"{path.name}:{name}", "金额列不能是二进制浮点数，请用 decimal、字符串或整数（元）")
+    return set(columns) - {"_row"}
+
+
+class Checker:
+    def __init__(self, con: duckdb.DuckDBPyConnection, view: str, name: str, columns: set[str]) -> None:
+        self.con, self.view, self.name, self.columns = con, view, name, columns
+
+    def first(self, bad: str, column: str, reason: str) -> None:
+        """Refuse the first row where ``bad`` holds."""
+        found = self.con.execute(f"SELECT min(_row) FROM {self.view} WHERE {bad}").fetchone()
+        if found and found[0] is not None:
+            raise InputError(f"{self.name}:{found[0]}:{column}", reason)
+
+    def text(self, column: str, default: str = "''") -> str:
+        return f"CAST({column} AS VARCHAR)" if column in self.columns else default
+
+    def mapped(self, column: str, parse: Callable[[Any], Any], default: str = "NULL") -> str:
+        """A SQL CASE giving each distinct raw value what the scalar parser makes of it."""
+        if column not in self.columns:
+            return default
+        raw = f"NULLIF(trim(CAST({column} AS VARCHAR)), '')"
+        cases = []
+        for (value,) in self.con.execute(f"SELECT DISTINCT {raw} FROM {self.view}").fetchall():
+            try:
+                parsed = parse(value)
+            except InputError as e:
+                where = "IS NULL" if value is None else "= " + _lit(value)
+                self.first(f"{raw} {where}", column, e.reason)
+                raise
+            if value is not None:
+                cases.append(f"WHEN {_lit(value)} THEN {_lit(parsed)}")
+        try:
+            null = _lit(parse(None))
+        except InputError:  # no row is empty here (an empty one was refused above)
+            null = "NULL"
+        return f"CASE {raw} {' '.join(cases)} ELSE {null} END" if cases else null
+
+    def fen(self, column: str, required: bool = False) -> str:
+        """A yuan column in fen: exact, at most two decimals."""
+        if column not in self.columns:
+            if required:
+                raise InputError(f"{self.name}:{column}", "缺少必填金额")
+            return "0"
+        value = f"TRY_CAST(CAST({column} AS VARCHAR) AS DECIMAL(38, 4))"
+        self.first(f"{column} IS NOT NULL AND {value} IS NULL", column, "应为金额（元）")
+        self.first(f"{value} * 100 <> floor({value} * 100)", column, "金额最多两位小数")
+        if required:
+            self.first(f"{column} IS NULL", column, "缺少必填金额")
+        return f"coalesce(CAST({value} * 100 AS BIGINT), 0)"
+
+    def day(self, column: str, required: bool = False) -> str:
+        if column not in self.columns:
+            return "NULL::DATE"
+        value = f"TRY_CAST(NULLIF(trim(CAST({column} AS VARCHAR)), '') AS DATE)"
+        self.first(f"NULLIF(trim(CAST({column} AS VARCHAR)), '') IS NOT NULL AND {value} IS NULL", column,
+                   "日期格式应为 YYYY-MM-DD")  # fmt: skip
+        if required:
+            self.first(f"{value} IS NULL", column, "缺少日期")
+        return value
+
+
+def _lit(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _parse(kind: Callable[[Fields], Any]) -> Callable[[Any], Any]:
+    return lambda v: kind(Fields({} if v is None else {"x": v}, ""))
+
+
+def _level(required: bool) -> Callable[[Any], Any]:
+    def parse(f: Fields) -> int | None:
+        value = f.integer("x", required=required)
+        if value is not None and value not in (0, 1, 2, 3):
+            raise InputError("x", f"医院等级应为 0（基层）到 3：{value}")
+        return value
+
+    return _parse(parse)
+
+
+def _claims(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    ck = Checker(con, "claims_raw", path.name, _source(con, "claims_raw", path, CLAIM_COLUMNS))
+    for column in ("claim_id", "person_id", "insured_region"):
+        ck.first(f"NULLIF(trim(CAST({column} AS VARCHAR)), '') IS NULL", column, "缺少必填字段")
+    ck.first("claim_id IN (SELECT claim_id FROM claims_raw GROUP BY claim_id HAVING count(*) > 1)", "claim_id",
+             "理赔编号重复")  # fmt: skip
+    for column in ("insured_region", "treatment_region"):
+        if column in ck.columns:
+            ck.first(f"{column} IS NOT NULL AND NOT regexp_full_match(CAST({column} AS VARCHAR), '[0-9]{{6}}')",
+                     column, "医保区划代码应为6位数字")  # fmt: skip
+    visit = ck.mapped("visit_type", _parse(lambda f: f.choice("x", {v: v for v in VISITS})))
+    admission, discharge = ck.day("admission_date"), ck.day("discharge_date")
+    settled = ck.day("settlement_date", required=True)
+    ck.first(f"{visit} = 'inpatient' AND {admission} IS NULL AND {discharge} IS NULL", "admission_date", "缺少日期")
+    ck.first(f"{discharge} < {admission}", "discharge_date", "出院日期早于入院日期")
+    ck.first(f"{visit} = 'chronic' AND NULLIF({ck.text('disease')}, '') IS NULL", "disease", "缺少必填字段")
+    account = ck.mapped("acct_used_flag", _parse(lambda f: ACCOUNT_FLAGS[f.choice("x", {k: k for k in ACCOUNT_FLAGS},
+                                                                                   required=False) or "1"]))  # fmt: skip
+    mutual = ck.fen("mutual_aid_balance")
+    if "mutual_aid_balance" in ck.columns:
+        ck.first(f"{account} = 2 AND mutual_aid_balance IS NULL", "mutual_aid_balance", "缺少必填金额")
+    else:
+        ck.first(f"{account} = 2", "mutual_aid_balance", "缺少必填金额")
+    reverses = f"NULLIF(trim({ck.text('reverses', 'NULL')}), '')"
+    con.execute(f"""CREATE OR REPLACE TABLE claims AS
+        SELECT row_number() OVER (ORDER BY person_id, settlement_date, _row) - 1 AS idx, *
+        FROM (SELECT _row, CAST(claim_id AS VARCHAR) AS claim_id, CAST(person_id AS VARCHAR) AS person_id,
+                     CAST(insured_region AS VARCHAR) AS insured_region,
+                     coalesce(NULLIF({ck.text("treatment_region")}, ''), CAST(insured_region AS VARCHAR))
+                       AS treatment_region,
+                     {visit} AS visit_type, {ck.mapped("hospital_level", _level(True))}::INTEGER AS level,
+                     {settled} AS settlement_date, {admission} AS admission_date, {discharge} AS discharge_date,
+                     coalesce({ck.text("disease")}, '') AS disease,
+                     {ck.mapped("day_surgery", _parse(lambda f: f.flag("x")), "FALSE")} AS day_surgery,
+                     {ck.mapped("filed", _parse(lambda f: f.flag("x")), "FALSE")} AS filed,
+                     {ck.mapped("transfer_from_level", _level(False))}::INTEGER AS transfer_from,
+                     {account}::INTEGER AS account_use, {mutual} AS mutual_aid_balance, {reverses} AS reverses
+              FROM claims_raw)""")
+
+
+def _lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    ck = Checker(con, "lines_raw", path.name, _source(con, "lines_raw", path, LINE_COLUMNS))
+    ck.first("NULLIF(trim(CAST(item_code AS VARCHAR)), '') IS NULL", "item_code", "缺少必填字段")
+    price = "TRY_CAST(CAST(price AS VARCHAR) AS DECIMAL(38, 12))"
+    quantity = "TRY_CAST(CAST(quantity AS VARCHAR) AS DECIMAL(38, 12))"
+    ck.first(f"{price} IS NULL", "price", "应为数值")
+    ck.first(f"{price} < 0", "price", "单价不能为负")
+    ck.first(f"{quantity} IS NULL", "quantity", "应为数值")
+    product = f"{price} * {quantity} * 100"
+    half_up = f"CAST(CASE WHEN {product} >= 0 THEN floor({product} + 0.5) ELSE ceil({product} - 0.5) END AS BIGINT)"
+    amount = ck.fen("amount") if "amount" in ck.columns else "0"
+    amount = f"CASE WHEN amount IS NULL THEN {half_up} ELSE {amount} END" if "amount" in ck.columns else half_up
+    ck.first("claim_id NOT IN (SELECT claim_id FROM claims)", "claim_id", "费用明细所属理赔不存在")
+    declared = ck.mapped("declared_class", _parse(lambda f: CLASSES.get(f.choice("x", {k: k for k in CLASSES},
+                                                                                  required=False) or "", None)))  # fmt: skip
+    indication = ck.mapped("indication_met", _parse(lambda f: f.flag("x", default=True)), "TRUE")
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW lines AS
+        SELECT CAST(claim_id AS VARCHAR) AS claim_id, CAST(_row AS BIGINT) AS position,
+               CAST(item_code AS VARCHAR) AS item_code, {amount} AS amount, {price} AS price,
+               {quantity} AS quantity, {declared}::INTEGER AS declared_class, {indication} AS indication_met
+        FROM lines_raw""")
+    lonely = con.execute("""SELECT claim_id, _row FROM claims WHERE reverses IS NULL AND claim_id NOT IN
+                            (SELECT DISTINCT CAST(claim_id AS VARCHAR) FROM lines_raw) ORDER BY _row LIMIT 1""").fetchone()
+    if lonely:
+        raise InputError(f"claims:{lonely[1]}:claim_id", f"理赔 {lonely[0]} 没有费用明细")  # the claims file's row
+
+
+def _persons(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    ck = Checker(con, "persons_raw", path.name, _source(con, "persons_raw", path, PERSON_COLUMNS))
+    ck.first("NULLIF(trim(CAST(person_id AS VARCHAR)), '') IS NULL", "person_id", "缺少必填字段")
+    ck.first("TRY_CAST(CAST(year AS VARCHAR) AS INTEGER) IS NULL", "year", "缺少必填整数")
+    ck.first("(person_id, year) IN (SELECT (person_id, year) FROM persons_raw GROUP BY ALL HAVING count(*) > 1)",
+             "person_id", "同一人员同一年度重复")  # fmt: skip
+    ck.first("NOT regexp_full_match(CAST(region AS VARCHAR), '[0-9]{6}')", "region", "医保区划代码应为6位数字")
+    for column in ("scheme", "person_type", "age"):
+        ck.first(f"NULLIF(trim(CAST({column} AS VARCHAR)), '') IS NULL", column, "缺少必填字段")
+    scheme = ck.mapped("scheme", _parse(lambda f: f.choice("x", INSUTYPES)))
+    kind = ck.mapped("person_type", _parse(lambda f: person_type_of(f.text("x"))))
+    age = ck.mapped("age", _parse(lambda f: _age(f)))
+    ck.first(f"({scheme} = 'employee') <> ({kind} IN ('active', 'retiree', 'flexible'))", "person_type",
+             "人员类别与险种不符（职工：在职、退休、灵活就业；居民：学生、未成年人、成年居民）")  # fmt: skip
+    counters = []
+    for name in STATE:
+        if name == "admissions":
+            counters.append(f"{ck.mapped(name, _parse(lambda f: _count(f)), '0')}::BIGINT AS admissions")
+        else:
+            counters.append(f"{ck.fen(name)} AS {name}")
+            ck.first(f"{ck.fen(name)} < 0", name, "累计数不能为负")
+    category = ck.mapped("assistance_category", _parse(lambda f: _category(f)), "'none'")
+    con.execute(f"""CREATE OR REPLACE TABLE persons AS
+        SELECT CAST(person_id AS VARCHAR) AS person_id, CAST(year AS BIGINT) AS year,
+               CAST(region AS VARCHAR) AS region, {scheme} AS scheme, {kind} AS person_type, {age}::INTEGER AS age,
+               {ck.mapped('sex', _parse(lambda f: f.choice('x', {'1': 'male', '2': 'female', 'male': 'male',
+                                                                 'female': 'female', '男': 'male', '女': 'female'},
+                                                               required=False) or 'male'), "'male'")} AS sex,
+               {category} AS assistance_category,
+               {ck.mapped('civil_servant', _parse(lambda f: f.flag('x')), 'FALSE')} AS civil_servant,
+               {ck.day('benefits_from')} AS benefits_from, 0::BIGINT AS cap_raise, {', '.join(counters)},
+               coalesce(NULLIF({ck.text('chronic')}, ''), '{{}}') AS chronic, _row
+        FROM persons_raw""")  # fmt: skip
+    # opening chronic accumulators are yuan in the file: through the scalar reader, row by row (few rows)
+    fixed = []
+    for row, text in con.execute("SELECT _row, chronic FROM persons WHERE chronic <> '{}'").fetchall():
+        try:
+            data = json.loads(text)
+            state = read_state({"person_id": "x", "scheme": "resident", "region": "000000", "year": 2000,
+                                "chronic": data})  # fmt: skip
+        except (json.JSONDecodeError, InputError) as e:
+            raise InputError(f"{path.name}:{row}:chronic", getattr(e, "reason", "应为 JSON 对象")) from None
+        fixed.append((row, json.dumps(state.chronic, sort_keys=True)))
+    if fixed:
+        con.executemany("UPDATE persons SET chronic = ? WHERE _row = ?", [(t, r) for r, t in fixed])
+
+
+def _age(f: Fields) -> int:
+    age = f.integer("x")
+    assert age is not None
+    if not 0 <= age <= 130:
+        raise InputError("x", f"年龄不合理：{age}")
+    return age
+
+
+def _count(f: Fields) -> int:
+    n = f.integer("x", required=False, default=0)
+    assert n is not None
+    if n < 0:
+        raise InputError("x", "累计数不能为负")
+    return n
+
+
+def _category(f: Fields) -> str:
+    category = f.text("x", required=False, default="none")
+    if category not in (*CATEGORIES, "none"):
+        raise InputError("x", f"取值 {category!r} 不在 {[*CATEGORIES, 'none']} 内")
+    return category
+
+
+def tables_from_files(con: duckdb.DuckDBPyConnection, folder: Path, persons: Path) -> None:
+    """``claims``, ``lines`` and ``persons`` of the executor from a claims folder and a persons file."""
+    if not persons.exists():
+        raise InputError(str(persons), "文件不存在")
+    _claims(con, find_input(folder, "claims"))
+    _lines(con, find_input(folder, "lines"))
+    _persons(con, persons)
