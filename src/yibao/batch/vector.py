@@ -166,6 +166,18 @@ def _reversals(con: duckdb.DuckDBPyConnection) -> None:
     raise InputError("state.year", f"原结算属于 {year} 年，累计数据为 {own_year} 年；不能跨年度冲销")
 
 
+def _pooling(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot) -> None:
+    """Each insured region's pooling region; a person-year's accumulators must belong to it."""
+    regions = [r for (r,) in con.execute("SELECT DISTINCT insured_region FROM keyed").fetchall()]
+    codes = [snapshot.tree.pooling_region(r, "insuplc_admdvs").code for r in regions]
+    con.register("pooling", pa.table({"insured_region": regions, "pooling": codes}))
+    wrong = con.execute("""SELECT p.region, g.pooling FROM keyed k JOIN pooling g USING (insured_region)
+                           JOIN persons p ON p.person_id = k.person_id AND p.year = k.year
+                           WHERE p.region <> g.pooling ORDER BY k.idx LIMIT 1""").fetchone()
+    if wrong:
+        raise InputError("state.region", f"累计数据属于统筹区 {wrong[0]}，本次结算统筹区为 {wrong[1]}")
+
+
 def _key_info(terms: TermsTable) -> pa.Table:
     cols = terms.cols
     return pa.table(
@@ -190,6 +202,7 @@ def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot, 
         USING (insured_region, rule_date, treatment_region, scheme, person_type, assistance_category, age, sex,
                visit_type, level, filed, day_surgery, disease, civil_servant)""")
     _reversals(con)
+    _pooling(con, snapshot)
     con.register("key_info", _key_info(terms))
     catalogs = {i: p.catalog for i, p in enumerate(policies)}
     load_catalogs(con, *catalog_tables(catalogs))
@@ -285,10 +298,6 @@ def _results(con: duckdb.DuckDBPyConnection, chain: Chain, terms: TermsTable, sn
     masks = sorted({int(m) for m in np.unique(res_["mask"])})
     con.register("masks", pa.table({"mask": pa.array(masks, pa.int64()),
                                     "exc": [",".join(terms.reasons(m)) or None for m in masks]}))  # fmt: skip
-    regions = con.execute("SELECT DISTINCT insured_region FROM keyed").fetchall()
-    con.register("pooling", pa.table({"insured_region": [r for (r,) in regions],
-                                      "pooling": [snapshot.tree.pooling_region(r, "insuplc_admdvs").code
-                                                  for (r,) in regions]}))  # fmt: skip
     con.execute("SET VARIABLE snapshot_id = ?", [snapshot.id])
     con.execute(f"""CREATE OR REPLACE TABLE results AS
         SELECT r.idx, k.claim_id, k.person_id, rg.pooling AS region, k.scheme, k.person_type, k.assistance_category,
