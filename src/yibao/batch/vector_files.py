@@ -28,25 +28,30 @@ from yibao.policy.schema import CATEGORIES
 VISITS = ("inpatient", "outpatient", "chronic", "pharmacy")
 
 
-def _source(con: duckdb.DuckDBPyConnection, view: str, path: Path, required: tuple[str, ...]) -> set[str]:
-    """A view over the file with ``_row`` (the row as the scalar reader counts it: header = 1)."""
+def _source(con: duckdb.DuckDBPyConnection, view: str, path: Path, name: str, required: tuple[str, ...]) -> set[str]:
+    """A view over the file with ``_row`` (the row as the scalar reader counts it: header = 1).
+
+    ``path`` may be a glob over Parquet parts (the Spark engine's buckets); parts that carry a
+    ``_row`` column keep it: it is the row in the original file ``name``, so errors point there."""
     p = str(path).replace("'", "''")
-    if path.suffix == ".csv":
-        src = f"SELECT *, row_number() OVER () + 1 AS _row FROM read_csv('{p}', all_varchar = true, header = true)"
-    else:
-        src = f"SELECT * EXCLUDE (file_row_number), file_row_number + 2 AS _row FROM read_parquet('{p}', file_row_number = true)"
     try:
+        if path.suffix == ".csv":
+            src = f"SELECT *, row_number() OVER () + 1 AS _row FROM read_csv('{p}', all_varchar = true, header = true)"
+        elif "_row" in {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{p}')").fetchall()}:
+            src = f"SELECT * FROM read_parquet('{p}', hive_partitioning = false)"
+        else:
+            src = f"SELECT * EXCLUDE (file_row_number), file_row_number + 2 AS _row FROM read_parquet('{p}', file_row_number = true)"
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {src}")
         described = con.execute(f"DESCRIBE {view}").fetchall()
     except duckdb.Error as e:
-        raise InputError(path.name, f"不是可读的 {path.suffix[1:]} 文件：{e}") from None
-    columns = {name: str(kind) for name, kind, *_ in described}
+        raise InputError(name, f"不是可读的 {path.suffix[1:]} 文件：{e}") from None
+    columns = {column: str(kind) for column, kind, *_ in described}
     missing = [c for c in required if c not in columns]
     if missing:
-        raise InputError(path.name, f"缺少列：{'、'.join(missing)}")
-    for name, kind in columns.items():
-        if name in MONEY and kind in ("FLOAT", "DOUBLE"):
-            raise InputError(f"{path.name}:{name}", "金额列不能是二进制浮点数，请用 decimal、字符串或整数（元）")
+        raise InputError(name, f"缺少列：{'、'.join(missing)}")
+    for column, kind in columns.items():
+        if column in MONEY and kind in ("FLOAT", "DOUBLE"):
+            raise InputError(f"{name}:{column}", "金额列不能是二进制浮点数，请用 decimal、字符串或整数（元）")
     return set(columns) - {"_row"}
 
 
@@ -132,8 +137,8 @@ def _level(required: bool) -> Callable[[Any], Any]:
     return _parse(parse)
 
 
-def _claims(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    ck = Checker(con, "claims_raw", path.name, _source(con, "claims_raw", path, CLAIM_COLUMNS))
+def _claims(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
+    ck = Checker(con, "claims_raw", name, _source(con, "claims_raw", path, name, CLAIM_COLUMNS))
     for column in ("claim_id", "person_id", "insured_region"):
         ck.first(f"NULLIF(trim(CAST({column} AS VARCHAR)), '') IS NULL", column, "缺少必填字段")
     ck.first("claim_id IN (SELECT claim_id FROM claims_raw GROUP BY claim_id HAVING count(*) > 1)", "claim_id",
@@ -172,8 +177,8 @@ def _claims(con: duckdb.DuckDBPyConnection, path: Path) -> None:
               FROM claims_raw)""")
 
 
-def _lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    ck = Checker(con, "lines_raw", path.name, _source(con, "lines_raw", path, LINE_COLUMNS))
+def _lines(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
+    ck = Checker(con, "lines_raw", name, _source(con, "lines_raw", path, name, LINE_COLUMNS))
     ck.first("NULLIF(trim(CAST(item_code AS VARCHAR)), '') IS NULL", "item_code", "缺少必填字段")
     price = "TRY_CAST(CAST(price AS VARCHAR) AS DECIMAL(38, 12))"
     quantity = "TRY_CAST(CAST(quantity AS VARCHAR) AS DECIMAL(38, 12))"
@@ -199,8 +204,8 @@ def _lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise InputError(f"claims:{lonely[1]}:claim_id", f"理赔 {lonely[0]} 没有费用明细")  # the claims file's row
 
 
-def _persons(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    ck = Checker(con, "persons_raw", path.name, _source(con, "persons_raw", path, PERSON_COLUMNS))
+def _persons(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
+    ck = Checker(con, "persons_raw", name, _source(con, "persons_raw", path, name, PERSON_COLUMNS))
     ck.first("NULLIF(trim(CAST(person_id AS VARCHAR)), '') IS NULL", "person_id", "缺少必填字段")
     ck.first("TRY_CAST(CAST(year AS VARCHAR) AS INTEGER) IS NULL", "year", "缺少必填整数")
     ck.first("(person_id, year) IN (SELECT (person_id, year) FROM persons_raw GROUP BY ALL HAVING count(*) > 1)",
@@ -240,7 +245,7 @@ def _persons(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             state = read_state({"person_id": "x", "scheme": "resident", "region": "000000", "year": 2000,
                                 "chronic": data})  # fmt: skip
         except (json.JSONDecodeError, InputError) as e:
-            raise InputError(f"{path.name}:{row}:chronic", getattr(e, "reason", "应为 JSON 对象")) from None
+            raise InputError(f"{name}:{row}:chronic", getattr(e, "reason", "应为 JSON 对象")) from None
         fixed.append((row, json.dumps(state.chronic, sort_keys=True)))
     if fixed:
         con.executemany("UPDATE persons SET chronic = ? WHERE _row = ?", [(t, r) for r, t in fixed])
@@ -273,6 +278,14 @@ def tables_from_files(con: duckdb.DuckDBPyConnection, folder: Path, persons: Pat
     """``claims``, ``lines`` and ``persons`` of the executor from a claims folder and a persons file."""
     if not persons.exists():
         raise InputError(str(persons), "文件不存在")
-    _claims(con, find_input(folder, "claims"))
-    _lines(con, find_input(folder, "lines"))
-    _persons(con, persons)
+    tables_from_parts(con, find_input(folder, "claims"), find_input(folder, "lines"), persons)
+
+
+def tables_from_parts(
+    con: duckdb.DuckDBPyConnection, claims: Path, lines: Path, persons: Path, names: tuple[str, str, str] | None = None
+) -> None:
+    """The same from three files, or three globs over Parquet parts cut from files ``names``."""
+    claims_name, lines_name, persons_name = names or (claims.name, lines.name, persons.name)
+    _claims(con, claims, claims_name)
+    _lines(con, lines, lines_name)
+    _persons(con, persons, persons_name)
