@@ -138,6 +138,8 @@ class Generator:
                 price += Decimal(rng.randint(0, 99)) / 10_000  # sub-fen prices round half-up
             qty = Decimal(rng.choice([1, 1, 1, 2, 3, 10])) / rng.choice([1, 1, 2])
             amount = int((price * qty * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+            if rng.random() < 0.05 and sum(line.amount for line in out) >= amount:
+                qty, amount = -qty, -amount  # a returned item (退费): rounding and clips mirror at zero
             out.append(FeeLine(code, amount, price, qty, declared, rng.random() < 0.9, str(n + 1)))
         return tuple(out)
 

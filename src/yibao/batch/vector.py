@@ -105,24 +105,28 @@ def _persons(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _keys(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot) -> tuple[TermsTable, list[ResolvedPolicy]]:
-    """A key per claim: the policy in force and the projection of its rule context, as ``settle`` finds them."""
+    """A key per claim: the policy in force and the projection of its rule context, as ``settle`` finds them.
+
+    The rule date matters only through the policy in force (the scalar engine shares terms per
+    policy and projection too), so contexts are gathered per policy, not per day: a few thousand
+    distinct contexts for a city-year, however many days it spans."""
     policies: list[ResolvedPolicy] = []
-    at: dict[tuple[str, date], int] = {}
+    at: list[tuple[str, date, int]] = []
     for region, day in con.execute("SELECT DISTINCT insured_region, rule_date FROM joined").fetchall():
         policy = snapshot.at(region, day, "insuplc_admdvs")
         if all(p is not policy for p in policies):
             policies.append(policy)
-        at[(region, day)] = next(i for i, p in enumerate(policies) if p is policy)
+        at.append((region, day, next(i for i, p in enumerate(policies) if p is policy)))
+    con.register("policy_at", pa.table({"insured_region": [a[0] for a in at], "rule_date": [a[1] for a in at],
+                                        "p": pa.array([a[2] for a in at], pa.int64())}))  # fmt: skip
     areas = {(r, t): area_of(snapshot.tree.pooling_region(r, "insuplc_admdvs"), t)
              for r, t in con.execute("SELECT DISTINCT insured_region, treatment_region FROM joined").fetchall()}  # fmt: skip
     table = TermsTable()
     keys: dict[tuple[object, ...], int] = {}
     combos = []
-    columns = ("insured_region", "rule_date", "treatment_region", "scheme", "person_type", "assistance_category",
-               "age", "sex", "visit_type", "level", "filed", "day_surgery", "disease", "civil_servant")  # fmt: skip
-    for row in con.execute(f"SELECT DISTINCT {', '.join(columns)} FROM joined").fetchall():
-        region, day, treated, scheme, ptype, cat, age, sex, visit, level, filed, day_surgery, disease, civil = row
-        p = at[(region, day)]
+    for row in con.execute(f"""SELECT p, {", ".join(_CONTEXT)}, min(rule_date) FROM joined
+                               JOIN policy_at USING (insured_region, rule_date) GROUP BY ALL""").fetchall():
+        p, region, treated, scheme, ptype, cat, age, sex, visit, level, filed, day_surgery, disease, civil, day = row
         policy = policies[p]
         ctx = RuleContext(scheme, ptype, cat, age, sex, visit, _LEVELS[level], areas[(region, treated)],
                           filed, day_surgery, disease, civil)  # fmt: skip
@@ -133,12 +137,17 @@ def _keys(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot) -> tuple[Ter
             row_terms = build_row(table, policy, ctx, day)
             row_terms["policy"] = p
             table.rows.append(row_terms)
-        combos.append((*row, k))
+        combos.append((*row[:-1], k))
     table.freeze()
-    con.register("combo_arrow", pa.table({c: [r[i] for r in combos] for i, c in enumerate((*columns, "key"))}))
+    con.register("combo_arrow", pa.table({c: [r[i] for r in combos] for i, c in enumerate(("p", *_CONTEXT, "key"))}))
     con.execute("CREATE OR REPLACE TEMP TABLE combo AS SELECT * FROM combo_arrow")
     con.unregister("combo_arrow")
     return table, policies
+
+
+#: the claim and person columns a rule context is made of (:class:`RuleContext`)
+_CONTEXT = ("insured_region", "treatment_region", "scheme", "person_type", "assistance_category", "age", "sex",
+            "visit_type", "level", "filed", "day_surgery", "disease", "civil_servant")  # fmt: skip
 
 
 def _reversals(con: duckdb.DuckDBPyConnection) -> None:
@@ -198,9 +207,8 @@ def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot, 
     _rule_dates(con, snapshot)
     _persons(con)
     terms, policies = _keys(con, snapshot)
-    con.execute("""CREATE OR REPLACE TEMP TABLE keyed AS SELECT j.*, k.key FROM joined j JOIN combo k
-        USING (insured_region, rule_date, treatment_region, scheme, person_type, assistance_category, age, sex,
-               visit_type, level, filed, day_surgery, disease, civil_servant)""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE keyed AS SELECT j.*, k.key
+        FROM joined j JOIN policy_at USING (insured_region, rule_date) JOIN combo k USING (p, {", ".join(_CONTEXT)})""")
     _reversals(con)
     _pooling(con, snapshot)
     con.register("key_info", _key_info(terms))

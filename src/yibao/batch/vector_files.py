@@ -28,7 +28,9 @@ from yibao.policy.schema import CATEGORIES
 VISITS = ("inpatient", "outpatient", "chronic", "pharmacy")
 
 
-def _source(con: duckdb.DuckDBPyConnection, view: str, path: Path, name: str, required: tuple[str, ...]) -> set[str]:
+def _source(
+    con: duckdb.DuckDBPyConnection, view: str, path: Path, name: str, required: tuple[str, ...]
+) -> dict[str, str]:
     """A view over the file with ``_row`` (the row as the scalar reader counts it: header = 1).
 
     ``path`` may be a glob over Parquet parts (the Spark engine's buckets); parts that carry a
@@ -52,18 +54,56 @@ def _source(con: duckdb.DuckDBPyConnection, view: str, path: Path, name: str, re
     for column, kind in columns.items():
         if column in MONEY and kind in ("FLOAT", "DOUBLE"):
             raise InputError(f"{name}:{column}", "金额列不能是二进制浮点数，请用 decimal、字符串或整数（元）")
-    return set(columns) - {"_row"}
+    del columns["_row"]
+    return columns
+
+
+#: column types DuckDB reads as exact numbers: used as they are (no round trip through text)
+_EXACT = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 
 
 class Checker:
-    def __init__(self, con: duckdb.DuckDBPyConnection, view: str, name: str, columns: set[str]) -> None:
+    """The checks of one file. Row checks are collected and run together in one scan (:meth:`flush`);
+    the first check in the order they were stated that any row fails is refused at its first row,
+    as the scalar reader would refuse it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, view: str, name: str, columns: dict[str, str]) -> None:
         self.con, self.view, self.name, self.columns = con, view, name, columns
+        self.pending: list[tuple[str, str, str]] = []
+        self.distinct: dict[str, tuple[list[Any], bool]] = {}
 
     def first(self, bad: str, column: str, reason: str) -> None:
-        """Refuse the first row where ``bad`` holds."""
-        found = self.con.execute(f"SELECT min(_row) FROM {self.view} WHERE {bad}").fetchone()
-        if found and found[0] is not None:
-            raise InputError(f"{self.name}:{found[0]}:{column}", reason)
+        """Refuse the first row where ``bad`` holds (checked at the next :meth:`flush`)."""
+        self.pending.append((bad, column, reason))
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        checks, self.pending = self.pending, []
+        found = self.con.execute(
+            "SELECT " + ", ".join(f"min(_row) FILTER (WHERE {bad})" for bad, _, _ in checks) + f" FROM {self.view}"
+        ).fetchone()
+        assert found is not None
+        for row, (_, column, reason) in zip(found, checks, strict=True):
+            if row is not None:
+                raise InputError(f"{self.name}:{row}:{column}", reason)
+
+    def exact(self, column: str) -> bool:
+        """The file stores the column as an exact number (Parquet DECIMAL or integer)."""
+        kind = self.columns.get(column, "")
+        return kind.startswith("DECIMAL") or kind in _EXACT
+
+    def prefetch(self, *columns: str) -> None:
+        """The distinct values of low-cardinality columns, all in one scan."""
+        present = [c for c in columns if c in self.columns]
+        if not present:
+            return
+        raws = [_raw(c) for c in present]
+        parts = [f"list(DISTINCT {r}) FILTER (WHERE {r} IS NOT NULL), bool_or({r} IS NULL)" for r in raws]
+        found = self.con.execute(f"SELECT {', '.join(parts)} FROM {self.view}").fetchone()
+        assert found is not None
+        for i, column in enumerate(present):
+            self.distinct[column] = (sorted(found[2 * i] or []), bool(found[2 * i + 1]))
 
     def text(self, column: str, default: str = "''") -> str:
         return f"CAST({column} AS VARCHAR)" if column in self.columns else default
@@ -72,14 +112,19 @@ class Checker:
         """A SQL CASE giving each distinct raw value what the scalar parser makes of it."""
         if column not in self.columns:
             return default
-        raw = f"NULLIF(trim(CAST({column} AS VARCHAR)), '')"
+        raw = _raw(column)
+        if column not in self.distinct:
+            self.prefetch(column)
+        values, has_null = self.distinct[column]
         cases = []
-        for (value,) in self.con.execute(f"SELECT DISTINCT {raw} FROM {self.view}").fetchall():
+        for value in [*values, *([None] if has_null else [])]:
             try:
                 parsed = parse(value)
             except InputError as e:
+                self.flush()  # a check stated earlier fails first
                 where = "IS NULL" if value is None else "= " + _lit(value)
                 self.first(f"{raw} {where}", column, e.reason)
+                self.flush()
                 raise
             if value is not None:
                 cases.append(f"WHEN {_lit(value)} THEN {_lit(parsed)}")
@@ -95,9 +140,13 @@ class Checker:
             if required:
                 raise InputError(f"{self.name}:{column}", "缺少必填金额")
             return "0"
-        value = f"TRY_CAST(CAST({column} AS VARCHAR) AS DECIMAL(38, 4))"
-        self.first(f"{column} IS NOT NULL AND {value} IS NULL", column, "应为金额（元）")
-        self.first(f"{value} * 100 <> floor({value} * 100)", column, "金额最多两位小数")
+        if self.exact(column):
+            value = column
+        else:
+            value = f"TRY_CAST(CAST({column} AS VARCHAR) AS DECIMAL(38, 4))"
+            self.first(f"{column} IS NOT NULL AND {value} IS NULL", column, "应为金额（元）")
+        if not self.exact(column) or _scale(self.columns[column]) > 2:
+            self.first(f"{value} * 100 <> round({value} * 100)", column, "金额最多两位小数")
         if required:
             self.first(f"{column} IS NULL", column, "缺少必填金额")
         return f"coalesce(CAST({value} * 100 AS BIGINT), 0)"
@@ -105,12 +154,24 @@ class Checker:
     def day(self, column: str, required: bool = False) -> str:
         if column not in self.columns:
             return "NULL::DATE"
-        value = f"TRY_CAST(NULLIF(trim(CAST({column} AS VARCHAR)), '') AS DATE)"
-        self.first(f"NULLIF(trim(CAST({column} AS VARCHAR)), '') IS NOT NULL AND {value} IS NULL", column,
-                   "日期格式应为 YYYY-MM-DD")  # fmt: skip
+        if self.columns[column] == "DATE":
+            value = column
+        else:
+            value = f"TRY_CAST(NULLIF(trim(CAST({column} AS VARCHAR)), '') AS DATE)"
+            self.first(f"NULLIF(trim(CAST({column} AS VARCHAR)), '') IS NOT NULL AND {value} IS NULL", column,
+                       "日期格式应为 YYYY-MM-DD")  # fmt: skip
         if required:
             self.first(f"{value} IS NULL", column, "缺少日期")
         return value
+
+
+def _scale(kind: str) -> int:
+    """The scale of a DECIMAL(p,s) type name (0 for an integer type)."""
+    return int(kind.rstrip(")").split(",")[1]) if kind.startswith("DECIMAL") else 0
+
+
+def _raw(column: str) -> str:
+    return f"NULLIF(trim(CAST({column} AS VARCHAR)), '')"
 
 
 def _lit(value: object) -> str:
@@ -127,6 +188,10 @@ def _parse(kind: Callable[[Fields], Any]) -> Callable[[Any], Any]:
     return lambda v: kind(Fields({} if v is None else {"x": v}, ""))
 
 
+_flag = _parse(lambda f: f.flag("x"))
+_SEX = {"1": "male", "2": "female", "male": "male", "female": "female", "男": "male", "女": "female"}
+
+
 def _level(required: bool) -> Callable[[Any], Any]:
     def parse(f: Fields) -> int | None:
         value = f.integer("x", required=required)
@@ -139,6 +204,7 @@ def _level(required: bool) -> Callable[[Any], Any]:
 
 def _claims(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
     ck = Checker(con, "claims_raw", name, _source(con, "claims_raw", path, name, CLAIM_COLUMNS))
+    ck.prefetch("visit_type", "acct_used_flag", "hospital_level", "day_surgery", "filed", "transfer_from_level")
     for column in ("claim_id", "person_id", "insured_region"):
         ck.first(f"NULLIF(trim(CAST({column} AS VARCHAR)), '') IS NULL", column, "缺少必填字段")
     ck.first("claim_id IN (SELECT claim_id FROM claims_raw GROUP BY claim_id HAVING count(*) > 1)", "claim_id",
@@ -161,38 +227,41 @@ def _claims(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
     else:
         ck.first(f"{account} = 2", "mutual_aid_balance", "缺少必填金额")
     reverses = f"NULLIF(trim({ck.text('reverses', 'NULL')}), '')"
+    level, day_surgery = ck.mapped("hospital_level", _level(True)), ck.mapped("day_surgery", _flag, "FALSE")
+    filed, transfer = ck.mapped("filed", _flag, "FALSE"), ck.mapped("transfer_from_level", _level(False))
+    ck.flush()
     con.execute(f"""CREATE OR REPLACE TABLE claims AS
         SELECT row_number() OVER (ORDER BY person_id, settlement_date, _row) - 1 AS idx, *
         FROM (SELECT _row, CAST(claim_id AS VARCHAR) AS claim_id, CAST(person_id AS VARCHAR) AS person_id,
                      CAST(insured_region AS VARCHAR) AS insured_region,
                      coalesce(NULLIF({ck.text("treatment_region")}, ''), CAST(insured_region AS VARCHAR))
                        AS treatment_region,
-                     {visit} AS visit_type, {ck.mapped("hospital_level", _level(True))}::INTEGER AS level,
+                     {visit} AS visit_type, {level}::INTEGER AS level,
                      {settled} AS settlement_date, {admission} AS admission_date, {discharge} AS discharge_date,
                      coalesce({ck.text("disease")}, '') AS disease,
-                     {ck.mapped("day_surgery", _parse(lambda f: f.flag("x")), "FALSE")} AS day_surgery,
-                     {ck.mapped("filed", _parse(lambda f: f.flag("x")), "FALSE")} AS filed,
-                     {ck.mapped("transfer_from_level", _level(False))}::INTEGER AS transfer_from,
+                     {day_surgery} AS day_surgery, {filed} AS filed, {transfer}::INTEGER AS transfer_from,
                      {account}::INTEGER AS account_use, {mutual} AS mutual_aid_balance, {reverses} AS reverses
               FROM claims_raw)""")
 
 
 def _lines(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
     ck = Checker(con, "lines_raw", name, _source(con, "lines_raw", path, name, LINE_COLUMNS))
+    ck.prefetch("declared_class", "indication_met")
     ck.first("NULLIF(trim(CAST(item_code AS VARCHAR)), '') IS NULL", "item_code", "缺少必填字段")
-    price = "TRY_CAST(CAST(price AS VARCHAR) AS DECIMAL(38, 12))"
-    quantity = "TRY_CAST(CAST(quantity AS VARCHAR) AS DECIMAL(38, 12))"
+    # exact numbers in the file are used as they are; text goes through an exact DECIMAL
+    price = "price" if ck.exact("price") else "TRY_CAST(CAST(price AS VARCHAR) AS DECIMAL(38, 12))"
+    quantity = "quantity" if ck.exact("quantity") else "TRY_CAST(CAST(quantity AS VARCHAR) AS DECIMAL(38, 12))"
     ck.first(f"{price} IS NULL", "price", "应为数值")
     ck.first(f"{price} < 0", "price", "单价不能为负")
     ck.first(f"{quantity} IS NULL", "quantity", "应为数值")
-    product = f"{price} * {quantity} * 100"
-    half_up = f"CAST(CASE WHEN {product} >= 0 THEN floor({product} + 0.5) ELSE ceil({product} - 0.5) END AS BIGINT)"
+    half_up = f"CAST(round({price} * {quantity} * 100) AS BIGINT)"  # DECIMAL round: half away from zero
     amount = ck.fen("amount") if "amount" in ck.columns else "0"
     amount = f"CASE WHEN amount IS NULL THEN {half_up} ELSE {amount} END" if "amount" in ck.columns else half_up
     ck.first("claim_id NOT IN (SELECT claim_id FROM claims)", "claim_id", "费用明细所属理赔不存在")
     declared = ck.mapped("declared_class", _parse(lambda f: CLASSES.get(f.choice("x", {k: k for k in CLASSES},
                                                                                   required=False) or "", None)))  # fmt: skip
     indication = ck.mapped("indication_met", _parse(lambda f: f.flag("x", default=True)), "TRUE")
+    ck.flush()
     con.execute(f"""CREATE OR REPLACE TEMP VIEW lines AS
         SELECT CAST(claim_id AS VARCHAR) AS claim_id, CAST(_row AS BIGINT) AS position,
                CAST(item_code AS VARCHAR) AS item_code, {amount} AS amount, {price} AS price,
@@ -206,6 +275,7 @@ def _lines(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
 
 def _persons(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
     ck = Checker(con, "persons_raw", name, _source(con, "persons_raw", path, name, PERSON_COLUMNS))
+    ck.prefetch("scheme", "person_type", "age", "admissions", "assistance_category", "sex", "civil_servant")
     ck.first("NULLIF(trim(CAST(person_id AS VARCHAR)), '') IS NULL", "person_id", "缺少必填字段")
     ck.first("TRY_CAST(CAST(year AS VARCHAR) AS INTEGER) IS NULL", "year", "缺少必填整数")
     ck.first("(person_id, year) IN (SELECT (person_id, year) FROM persons_raw GROUP BY ALL HAVING count(*) > 1)",
@@ -219,22 +289,22 @@ def _persons(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
     ck.first(f"({scheme} = 'employee') <> ({kind} IN ('active', 'retiree', 'flexible'))", "person_type",
              "人员类别与险种不符（职工：在职、退休、灵活就业；居民：学生、未成年人、成年居民）")  # fmt: skip
     counters = []
-    for name in STATE:
-        if name == "admissions":
-            counters.append(f"{ck.mapped(name, _parse(lambda f: _count(f)), '0')}::BIGINT AS admissions")
+    for counter in STATE:
+        if counter == "admissions":
+            counters.append(f"{ck.mapped(counter, _parse(lambda f: _count(f)), '0')}::BIGINT AS admissions")
         else:
-            counters.append(f"{ck.fen(name)} AS {name}")
-            ck.first(f"{ck.fen(name)} < 0", name, "累计数不能为负")
+            value = ck.fen(counter)
+            counters.append(f"{value} AS {counter}")
+            ck.first(f"{value} < 0", counter, "累计数不能为负")
     category = ck.mapped("assistance_category", _parse(lambda f: _category(f)), "'none'")
+    sex = ck.mapped("sex", _parse(lambda f: f.choice("x", _SEX, required=False) or "male"), "'male'")
+    civil_servant, benefits_from = ck.mapped("civil_servant", _flag, "FALSE"), ck.day("benefits_from")
+    ck.flush()
     con.execute(f"""CREATE OR REPLACE TABLE persons AS
         SELECT CAST(person_id AS VARCHAR) AS person_id, CAST(year AS BIGINT) AS year,
                CAST(region AS VARCHAR) AS region, {scheme} AS scheme, {kind} AS person_type, {age}::INTEGER AS age,
-               {ck.mapped('sex', _parse(lambda f: f.choice('x', {'1': 'male', '2': 'female', 'male': 'male',
-                                                                 'female': 'female', '男': 'male', '女': 'female'},
-                                                               required=False) or 'male'), "'male'")} AS sex,
-               {category} AS assistance_category,
-               {ck.mapped('civil_servant', _parse(lambda f: f.flag('x')), 'FALSE')} AS civil_servant,
-               {ck.day('benefits_from')} AS benefits_from, 0::BIGINT AS cap_raise, {', '.join(counters)},
+               {sex} AS sex, {category} AS assistance_category, {civil_servant} AS civil_servant,
+               {benefits_from} AS benefits_from, 0::BIGINT AS cap_raise, {', '.join(counters)},
                coalesce(NULLIF({ck.text('chronic')}, ''), '{{}}') AS chronic, _row
         FROM persons_raw""")  # fmt: skip
     # opening chronic accumulators are yuan in the file: through the scalar reader, row by row (few rows)

@@ -57,14 +57,17 @@ WITH j AS (
 ), o AS (
     SELECT *, cls = 3 OR reason <> '' AS excluded,
            CASE WHEN cap IS NOT NULL AND price > cap THEN
-             least(greatest(amount - CAST(floor(cap * quantity * 100 + 0.5) AS BIGINT), 0), amount)
+             CASE WHEN amount >= 0
+                  THEN least(greatest(amount - CAST(round(cap * quantity * 100) AS BIGINT), 0), amount)
+                  ELSE greatest(least(amount - CAST(round(cap * quantity * 100) AS BIGINT), 0), amount) END
            ELSE 0 END AS ol
     FROM j
 ), s AS (
     SELECT claim_id, position, amount, cls, reason, excluded, ratio, missing,
            CASE WHEN excluded THEN 0 ELSE ol END AS over_limit,
            CASE WHEN excluded OR ratio = 0 THEN 0
-                ELSE ((amount - ol) * ratio + 5000) // 10000 END AS self_pay_first
+                WHEN amount - ol >= 0 THEN ((amount - ol) * ratio + 5000) // 10000
+                ELSE -(((ol - amount) * ratio + 5000) // 10000) END AS self_pay_first  -- half away from zero
     FROM o
 )
 SELECT claim_id, position, cls, reason, ratio, amount, missing, cls = 2 AND ratio IS NULL AS no_default,
@@ -170,6 +173,9 @@ def run_split(con: duckdb.DuckDBPyConnection, keep_lines: bool = True) -> None:
         raise InputError(
             "item_code", f"理赔 {missing[0]}：目录中没有项目 {code[0] if code else ''}，且未给出收费项目等级"
         )
+    negative = con.execute("SELECT claim_id FROM claim_split WHERE total < 0 ORDER BY claim_id LIMIT 1").fetchone()
+    if negative:
+        raise InputError("fee_lines", f"理赔 {negative[0]}：费用总额不能为负；撤销结算请使用冲销")
     no_default = con.execute("SELECT claim_id FROM claim_split WHERE no_default ORDER BY claim_id LIMIT 1").fetchone()
     if no_default:
         raise NoPolicyInForce("", "", f"class_b_self_pay_first_ratio（理赔 {no_default[0]}）")
