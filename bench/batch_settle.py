@@ -81,7 +81,7 @@ def run(scale: Fraction, seed: int) -> dict[str, float]:
     rows = {
         r[0]: tuple(r[1:])
         for r in con.execute(
-            "SELECT claim_id, total, full_self_pay, over_limit, self_pay_first, policy_range FROM claim_split"
+            "SELECT claim_id, total, full_self_pay, over_limit, self_pay_first, policy_range FROM claim_split JOIN ctx USING (idx)"
         ).fetchall()
     }
     con.close()

@@ -231,8 +231,7 @@ def _claims(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
     filed, transfer = ck.mapped("filed", _flag, "FALSE"), ck.mapped("transfer_from_level", _level(False))
     ck.flush()
     con.execute(f"""CREATE OR REPLACE TABLE claims AS
-        SELECT row_number() OVER (ORDER BY person_id, settlement_date, _row) - 1 AS idx, *
-        FROM (SELECT _row, CAST(claim_id AS VARCHAR) AS claim_id, CAST(person_id AS VARCHAR) AS person_id,
+        SELECT * FROM (SELECT _row, CAST(claim_id AS VARCHAR) AS claim_id, CAST(person_id AS VARCHAR) AS person_id,
                      CAST(insured_region AS VARCHAR) AS insured_region,
                      coalesce(NULLIF({ck.text("treatment_region")}, ''), CAST(insured_region AS VARCHAR))
                        AS treatment_region,
@@ -306,7 +305,7 @@ def _persons(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
                {sex} AS sex, {category} AS assistance_category, {civil_servant} AS civil_servant,
                {benefits_from} AS benefits_from, 0::BIGINT AS cap_raise, {', '.join(counters)},
                coalesce(NULLIF({ck.text('chronic')}, ''), '{{}}') AS chronic, _row
-        FROM persons_raw""")  # fmt: skip
+        FROM persons_raw ORDER BY person_id, year""")  # the executor indexes person-years by row  # fmt: skip
     # opening chronic accumulators are yuan in the file: through the scalar reader, row by row (few rows)
     fixed = []
     for row, text in con.execute("SELECT _row, chronic FROM persons WHERE chronic <> '{}'").fetchall():

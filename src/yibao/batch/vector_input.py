@@ -8,8 +8,8 @@ Two ways in, one shape out:
 * :func:`tables_from_files` (:mod:`yibao.batch.vector_files`) — Parquet read straight into DuckDB with
   the same checks in SQL, for a city-year.
 
-``claims.idx`` is the claim's place in settlement order (0 … N−1: by person, settlement date, then
-file order); amounts are integer fen; prices and quantities exact decimals.
+``claims._row`` is the claim's row in its file: settlement order is by person, settlement date, then
+``_row``; amounts are integer fen; prices and quantities exact decimals.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from yibao.batch.vector_chain import STATE
 from yibao.io.batch_files import BatchClaim, BatchPerson
 
 CLAIM_TYPES: dict[str, pa.DataType] = {
-    "idx": pa.int64(), "claim_id": pa.string(), "person_id": pa.string(), "insured_region": pa.string(),
+    "_row": pa.int64(), "claim_id": pa.string(), "person_id": pa.string(), "insured_region": pa.string(),
     "treatment_region": pa.string(), "visit_type": pa.string(), "level": pa.int32(), "settlement_date": pa.date32(),
     "admission_date": pa.date32(), "discharge_date": pa.date32(), "disease": pa.string(), "day_surgery": pa.bool_(),
     "filed": pa.bool_(), "transfer_from": pa.int32(), "account_use": pa.int32(), "mutual_aid_balance": pa.int64(),
@@ -47,7 +47,7 @@ def tables_from_batch(
                                                       "quantity", "declared_class", "indication_met")}  # fmt: skip
     for i, bc in enumerate(claims):
         c = bc.claim
-        for k, v in (("idx", i), ("claim_id", c.claim_id), ("person_id", bc.person_id),
+        for k, v in (("_row", i), ("claim_id", c.claim_id), ("person_id", bc.person_id),
                      ("insured_region", c.insured_region), ("treatment_region", c.treatment_region),
                      ("visit_type", c.visit_type), ("level", c.hospital_level), ("settlement_date", c.settlement_date),
                      ("admission_date", c.admission_date), ("discharge_date", c.discharge_date),
@@ -84,6 +84,6 @@ def load(con: duckdb.DuckDBPyConnection, claims: pa.Table, lines: pa.Table, pers
     con.execute("""CREATE OR REPLACE TABLE lines AS SELECT claim_id, position, item_code, amount,
                    CAST(price AS DECIMAL(38, 12)) AS price, CAST(quantity AS DECIMAL(38, 12)) AS quantity,
                    declared_class, indication_met FROM lines_in""")
-    con.execute("CREATE OR REPLACE TABLE persons AS SELECT * FROM persons_in")
+    con.execute("CREATE OR REPLACE TABLE persons AS SELECT * FROM persons_in ORDER BY person_id, year")
     for name in ("claims_in", "lines_in", "persons_in"):
         con.unregister(name)

@@ -30,7 +30,7 @@ from yibao.policy.snapshot import PolicySnapshot
 
 SPLIT_SQL = """
 WITH j AS (
-    SELECT l.claim_id, l.position, l.amount, l.price, l.quantity, l.indication_met, c.person_type, c.sex, c.age,
+    SELECT l.claim_id, c.idx, l.position, l.amount, l.price, l.quantity, l.indication_met, c.person_type, c.sex, c.age,
            c.visit_type, c.level, c.default_b,
            i.code IS NOT NULL AS listed, i.code IS NULL AND l.declared_class IS NULL AS missing,
            coalesce(i.item_class, l.declared_class) AS cls,
@@ -63,14 +63,14 @@ WITH j AS (
            ELSE 0 END AS ol
     FROM j
 ), s AS (
-    SELECT claim_id, position, amount, cls, reason, excluded, ratio, missing,
+    SELECT claim_id, idx, position, amount, cls, reason, excluded, ratio, missing,
            CASE WHEN excluded THEN 0 ELSE ol END AS over_limit,
            CASE WHEN excluded OR ratio = 0 THEN 0
                 WHEN amount - ol >= 0 THEN ((amount - ol) * ratio + 5000) // 10000
                 ELSE -(((ol - amount) * ratio + 5000) // 10000) END AS self_pay_first  -- half away from zero
     FROM o
 )
-SELECT claim_id, position, cls, reason, ratio, amount, missing, cls = 2 AND ratio IS NULL AS no_default,
+SELECT claim_id, idx, position, cls, reason, ratio, amount, missing, cls = 2 AND ratio IS NULL AS no_default,
        CASE WHEN excluded THEN amount ELSE 0 END AS full_self_pay,
        over_limit, self_pay_first,
        CASE WHEN excluded THEN 0 ELSE amount - over_limit - self_pay_first END AS policy_range
@@ -99,7 +99,7 @@ def _tables(
 ) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
     lines: dict[str, list[object]] = {k: [] for k in ("claim_id", "position", "item_code", "amount", "price",
                                                       "quantity", "declared_class", "indication_met")}  # fmt: skip
-    ctx: dict[str, list[object]] = {k: [] for k in ("claim_id", "catalog", "person_type", "sex", "age", "visit_type",
+    ctx: dict[str, list[object]] = {k: [] for k in ("claim_id", "idx", "catalog", "person_type", "sex", "age", "visit_type",
                                                     "level", "default_b")}  # fmt: skip
     catalogs: dict[int, Mapping[str, CatalogItem]] = {}
     for bc in claims:
@@ -108,7 +108,7 @@ def _tables(
             continue
         who, policy, default_b = split_context(bc, persons, snapshot)
         catalogs.setdefault(id(policy.catalog), policy.catalog)
-        for k, v in (("claim_id", claim.claim_id), ("catalog", id(policy.catalog)), ("person_type", who.person_type),
+        for k, v in (("claim_id", claim.claim_id), ("idx", len(ctx["idx"])), ("catalog", id(policy.catalog)), ("person_type", who.person_type),
                      ("sex", who.sex), ("age", who.age), ("visit_type", claim.visit_type),
                      ("level", claim.hospital_level), ("default_b", default_b)):  # fmt: skip
             ctx[k].append(v)
@@ -155,16 +155,16 @@ def run_split(con: duckdb.DuckDBPyConnection, keep_lines: bool = True) -> None:
     ``keep_lines``, ``line_split`` (one row per fee line; a city-year's lines are streamed, not kept).
     An item in no catalogue without a declared class is refused, as is a 乙类 line where the policy
     sets no self-pay-first ratio."""
-    sums = """claim_id, sum(amount)::BIGINT AS total, sum(full_self_pay)::BIGINT AS full_self_pay,
+    sums = """idx, sum(amount)::BIGINT AS total, sum(full_self_pay)::BIGINT AS full_self_pay,
               sum(over_limit)::BIGINT AS over_limit, sum(self_pay_first)::BIGINT AS self_pay_first,
               sum(policy_range)::BIGINT AS policy_range, bool_or(missing) AS missing,
               bool_or(no_default) AS no_default"""
     if keep_lines:
         con.execute(f"CREATE OR REPLACE TABLE line_split AS {SPLIT_SQL}")
-        con.execute(f"CREATE OR REPLACE TABLE claim_split AS SELECT {sums} FROM line_split GROUP BY claim_id")
+        con.execute(f"CREATE OR REPLACE TABLE claim_split AS SELECT {sums} FROM line_split GROUP BY idx")
     else:
-        con.execute(f"CREATE OR REPLACE TABLE claim_split AS SELECT {sums} FROM ({SPLIT_SQL}) GROUP BY claim_id")
-    missing = con.execute("SELECT claim_id FROM claim_split WHERE missing ORDER BY claim_id LIMIT 1").fetchone()
+        con.execute(f"CREATE OR REPLACE TABLE claim_split AS SELECT {sums} FROM ({SPLIT_SQL}) GROUP BY idx")
+    missing = _first(con, "missing")
     if missing:
         code = con.execute("""SELECT l.item_code FROM lines l LEFT JOIN ctx c USING (claim_id)
                               LEFT JOIN items i ON i.catalog = c.catalog AND i.code = l.item_code
@@ -173,12 +173,19 @@ def run_split(con: duckdb.DuckDBPyConnection, keep_lines: bool = True) -> None:
         raise InputError(
             "item_code", f"理赔 {missing[0]}：目录中没有项目 {code[0] if code else ''}，且未给出收费项目等级"
         )
-    negative = con.execute("SELECT claim_id FROM claim_split WHERE total < 0 ORDER BY claim_id LIMIT 1").fetchone()
+    negative = _first(con, "total < 0")
     if negative:
         raise InputError("fee_lines", f"理赔 {negative[0]}：费用总额不能为负；撤销结算请使用冲销")
-    no_default = con.execute("SELECT claim_id FROM claim_split WHERE no_default ORDER BY claim_id LIMIT 1").fetchone()
+    no_default = _first(con, "no_default")
     if no_default:
         raise NoPolicyInForce("", "", f"class_b_self_pay_first_ratio（理赔 {no_default[0]}）")
+
+
+def _first(con: duckdb.DuckDBPyConnection, condition: str) -> tuple[str] | None:
+    """The first claim in settlement order whose split meets ``condition`` (as the scalar engine meets it)."""
+    found = con.execute(f"SELECT c.claim_id FROM claim_split s JOIN ctx c USING (idx) WHERE s.{condition} "
+                        "ORDER BY idx LIMIT 1").fetchone()  # fmt: skip
+    return None if found is None else (str(found[0]),)
 
 
 def split_lines_vectorised(

@@ -1,0 +1,168 @@
+"""The vectorised executor's outputs: per-claim results and closing accumulators, in the scalar files' columns.
+
+Nothing is joined or sorted here. The claims arrive from :func:`yibao.batch.vector.settle_vectorised`
+as one Arrow table in settlement order, the chain's outputs are arrays in the same order, and
+``persons`` is ordered by (person_id, year) with the state arrays indexed by its row number; so
+``results`` and ``closing`` are views over one Arrow table each, the columns side by side
+(zero-copy), and COPY streams them to Parquet in that order. The few per-key and per-mask strings (fund codes,
+exception rule ids) travel as dictionary arrays: an index per row, each string once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from yibao.batch.vector_chain import STATE, Chain
+from yibao.batch.vector_terms import TermsTable
+from yibao.engine.result import (
+    ACCOUNT,
+    ASSISTANCE,
+    LARGE_EXPENSE,
+    SETLINFO_FIELD,
+    TILTED_ASSISTANCE,
+    pooled_fund_code,
+)
+
+#: what the chain reads per claim (integers, booleans), from the ordered claims table
+CHAIN_COLUMNS = ("key", "g", "rank", "level", "transfer_from", "day_surgery", "waiting", "account_use",
+                 "mutual_aid_balance", "cap_raise", "orig", "total", "full_self_pay", "over_limit", "self_pay_first",
+                 "policy_range", "slot")  # fmt: skip
+#: what a result row takes from its claim (a reversal: its original's visit type, rule date, year and key)
+RESULT_CONTEXT = """k.claim_id, k.person_id, rg.pooling AS region, k.scheme, k.person_type, k.assistance_category,
+    coalesce(o.visit_type, k.visit_type) AS r_visit_type, k.level::BIGINT AS hospital_level,
+    strftime(coalesce(o.rule_date, k.rule_date), '%Y-%m-%d') AS r_rule_date, coalesce(o.year, k.year)::BIGINT AS r_year,
+    k.reverses, coalesce(o.key, k.key) AS r_key"""
+_SETL = ("hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay")
+
+
+def chronic_slots(con: duckdb.DuckDBPyConnection) -> None:
+    """One slot per person-year × disease with chronic claims or opening chronic accumulators."""
+    opening = []
+    for g, text in con.execute("SELECT rowid, chronic FROM persons WHERE chronic <> '{}'").fetchall():
+        for disease, slot in json.loads(text).items():
+            opening.append((g, disease, slot.get("deductible_paid", 0), slot.get("paid", 0)))
+    con.register("opening_chronic", pa.table({
+        name: pa.array([o[i] for o in opening], type=t) for i, (name, t) in enumerate(
+            (("g", pa.int64()), ("disease", pa.string()), ("deductible_paid", pa.int64()), ("paid", pa.int64())))}))  # fmt: skip
+    con.execute("""CREATE OR REPLACE TEMP TABLE chronic_slot AS
+        SELECT row_number() OVER (ORDER BY g, disease) - 1 AS slot, g, disease,
+               coalesce(o.deductible_paid, 0) AS deductible_paid, coalesce(o.paid, 0) AS paid
+        FROM (SELECT DISTINCT g, disease FROM keyed WHERE visit_type = 'chronic'
+              UNION SELECT g, disease FROM opening_chronic) s
+        LEFT JOIN opening_chronic o USING (g, disease)""")
+
+
+def opening(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
+    """The opening accumulators of every person-year, indexed by its row in ``persons``."""
+    found = con.execute(f"SELECT {', '.join(STATE)} FROM persons").fetchnumpy()  # in row order
+    return {name: np.asarray(v, dtype=np.int64).copy() for name, v in found.items()}
+
+
+def chain_arrays(claims: pa.Table) -> dict[str, Any]:
+    C: dict[str, Any] = {}
+    for name in CHAIN_COLUMNS:
+        v = claims.column(name).to_numpy()
+        C[name] = v.astype(bool) if name in ("day_surgery", "waiting") else v.astype(np.int64, copy=False)
+    C["disease"] = claims.column("disease")  # read only for an error message
+    return C
+
+
+def _codes(values: list[str], index: np.ndarray) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(index, pa.int32()), pa.array(values, pa.string()))
+
+
+def results(
+    con: duckdb.DuckDBPyConnection, claims: pa.Table, chain: Chain, terms: TermsTable, snapshot_id: str
+) -> None:
+    """The ``results`` view: one row per claim in settlement order, columns as :func:`result_row`."""
+    C, out = chain.C, chain.res
+    rev = C["orig"] >= 0
+    key = claims.column("r_key").to_numpy().astype(np.int64)
+    res: dict[str, Any] = {}
+    for name in ("total", "full_self_pay", "over_limit", "self_pay_first", "policy_range"):
+        v = C[name].copy()
+        v[rev] = -C[name][C["orig"][rev]]
+        res[name] = v
+    res |= {"deductible_paid": out["ded"], "fund_pay_total": out["fund"], "personal_burden": out["burden"],
+            "account_pay": out["acct"], "mutual_aid_pay": out["mutual"], "cash_pay": out["cash"],
+            "hospital_burden": np.zeros(len(rev), dtype=np.int64), "pooled_ratio": out["ratio"]}  # fmt: skip
+    pool_codes = [pooled_fund_code("employee" if e else "resident") for e in terms.cols["employee"]]
+    pool_setl = np.array([_SETL.index(SETLINFO_FIELD[c]) for c in pool_codes], dtype=np.int64)[key]
+    ci_setl = np.array([_SETL.index(s) if s in _SETL else -1 for s in terms.cols["ci_setl"]], dtype=np.int64)[key]
+    fixed = {LARGE_EXPENSE: out["large"], ASSISTANCE: out["aid"], TILTED_ASSISTANCE: out["tilted"]}
+    for i, field in enumerate(_SETL):
+        v = np.where(pool_setl == i, out["pooled"], 0) + np.where(ci_setl == i, out["ci"], 0)
+        for code, amount in fixed.items():
+            if SETLINFO_FIELD.get(code, "oth_pay") == field:
+                v = v + amount
+        res[f"setl_{field}"] = v
+    res |= {"setl_psn_cash_pay": out["cash"], "setl_acct_mulaid_pay": out["mutual"],
+            "setl_hifdm_pay": np.zeros(len(rev), dtype=np.int64)}  # fmt: skip
+    # what details and reasons are made of
+    masks, mask_ix = np.unique(out["mask"], return_inverse=True)
+    res |= {"_pooled": out["pooled"], "_large": out["large"], "_ci": out["ci"], "_aid": out["aid"],
+            "_tilted": out["tilted"], "_account": out["acct"] + out["mutual"],
+            "_pool_code": _codes(*_dictionary(pool_codes, key)),
+            "_ci_code": _codes(*_dictionary([str(c) for c in terms.cols["ci_code"]], key)),
+            "_exc": _codes([",".join(terms.reasons(int(m))) for m in masks], mask_ix),
+            "_reversal": rev, "_waiting": C["waiting"] & ~rev, "_cap_hit": chain.cap_hit}  # fmt: skip
+    # one table, claims' columns beside the chain's (zero-copy): DuckDB scans it in parallel, in order
+    out_table = claims.select(["claim_id", "person_id", "region", "scheme", "person_type", "assistance_category",
+                               "r_visit_type", "hospital_level", "r_rule_date", "r_year", "reverses"])  # fmt: skip
+    for name, values in res.items():
+        out_table = out_table.append_column(name, values if isinstance(values, pa.Array) else pa.array(values))
+    con.register("results_out", out_table)
+    amounts = ", ".join(name for name in res if not name.startswith("_"))
+    sid = snapshot_id.replace("'", "''")
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW results AS
+        SELECT c.claim_id, c.person_id, c.region, c.scheme, c.person_type, c.assistance_category,
+               c.r_visit_type AS visit_type, c.hospital_level, c.r_rule_date AS rule_date, c.r_year AS year,
+               c.reverses, '{sid}' AS snapshot_id, {amounts},
+               concat_ws(';', CASE WHEN _pooled <> 0 THEN _pool_code || ':' || _pooled END,
+                              CASE WHEN _large <> 0 THEN '{LARGE_EXPENSE}:' || _large END,
+                              CASE WHEN _ci <> 0 THEN _ci_code || ':' || _ci END,
+                              CASE WHEN _aid <> 0 THEN '{ASSISTANCE}:' || _aid END,
+                              CASE WHEN _tilted <> 0 THEN '{TILTED_ASSISTANCE}:' || _tilted END,
+                              CASE WHEN _account <> 0 THEN '{ACCOUNT}:' || _account END) AS details,
+               CASE WHEN _reversal THEN 'REVERSAL' ELSE
+                 concat_ws(',', CASE WHEN _waiting THEN 'WAITING' END, CASE WHEN _cap_hit THEN 'CAP-POOL' END,
+                           NULLIF(_exc, '')) END AS reasons
+        FROM results_out c""")
+
+
+def _dictionary(values: list[str], key: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Distinct ``values`` and, per row, the index of its key's value among them."""
+    distinct = sorted(set(values))
+    return distinct, np.searchsorted(distinct, values)[key]
+
+
+def closing(con: duckdb.DuckDBPyConnection, chain: Chain) -> None:
+    """The ``closing`` view: every person-year's closing accumulators (the opening ones where it had
+    no claims), in the order of ``persons``."""
+    n = len(chain.S["account_balance"])
+    had = np.zeros(n, dtype=bool)
+    had[chain.C["g"]] = True
+    slots = con.execute("SELECT g, disease FROM chronic_slot ORDER BY slot").fetchall()
+    chronic: dict[int, dict[str, dict[str, int]]] = {}
+    for (g, disease), d, p in zip(slots, chain.CH["deductible_paid"], chain.CH["paid"], strict=True):
+        if d or p:
+            chronic.setdefault(g, {})[disease] = {"deductible_paid": int(d), "paid": int(p)}
+    texts = ["{}", *(json.dumps(v, sort_keys=True) for v in chronic.values())]
+    index = np.zeros(n, dtype=np.int32)
+    index[list(chronic)] = np.arange(1, len(texts), dtype=np.int32)
+    table = con.sql("SELECT person_id, scheme, region, year::BIGINT AS year, chronic FROM persons").to_arrow_table()
+    for name in STATE:
+        table = table.append_column(name, pa.array(chain.S[name]))
+    table = table.append_column("_had", pa.array(had))
+    table = table.append_column("_chronic", pa.DictionaryArray.from_arrays(pa.array(index, pa.int32()),
+                                                                           pa.array(texts, pa.string())))  # fmt: skip
+    con.register("closing_out", table)
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW closing AS
+        SELECT person_id, scheme, region, year, {", ".join(STATE)},
+               CASE WHEN _had THEN _chronic ELSE coalesce(chronic, '{{}}') END AS chronic
+        FROM closing_out""")
