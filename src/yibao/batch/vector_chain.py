@@ -28,7 +28,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from yibao.batch.vector_terms import I64, MAX_BANDS, TOP, UNLIMITED, TermsTable
+from yibao.batch.vector_terms import I64, TOP, UNLIMITED, TermsTable
 
 B = np.ndarray  # a boolean array
 HALF, ONE = 5_000, 10_000
@@ -54,7 +54,7 @@ def _round(fen_bp: I64) -> I64:
 
 
 class Scales:
-    """Banded functions for a set of claims: ``low``/``rate`` rows of :data:`MAX_BANDS` bands."""
+    """Banded functions for a set of claims: ``low``/``rate`` rows of bands (as many as some key uses)."""
 
     def __init__(self, low: I64, rate: I64) -> None:
         self.low, self.rate = low, rate
@@ -75,7 +75,7 @@ class Scales:
         res = start.copy()
         done = target <= 0
         acc = np.zeros_like(start)
-        for b in range(MAX_BANDS):
+        for b in range(self.low.shape[1]):
             lo, hi, r = self.low[:, b], self.hi[:, b], self.rate[:, b]
             a = np.maximum(start, lo)
             active = ~done & (hi > a) & (r > 0)
@@ -112,12 +112,23 @@ def pay_with_cap(sc: Scales, start: I64, covered: I64, remaining: I64, on_fee: B
             np.where(positive, elig, 0), np.where(positive, covered - elig, 0))  # fmt: skip
 
 
-def _flat(ratio: I64) -> Scales:
-    low = np.full((len(ratio), MAX_BANDS), TOP, dtype=np.int64)
-    low[:, 0] = 0
-    rate = np.zeros((len(ratio), MAX_BANDS), dtype=np.int64)
-    rate[:, 0] = ratio
-    return Scales(low, rate)
+class Flat(Scales):
+    """One band from zero at ``ratio``: the same answers as a one-band :class:`Scales`, without the 2-D arrays."""
+
+    def __init__(self, ratio: I64) -> None:
+        self.r = ratio
+
+    def integral(self, start: I64, end: I64) -> I64:
+        return np.where(end > start, np.maximum(end - np.maximum(start, 0), 0) * self.r, 0)
+
+    def rate_at(self, x: I64) -> I64:
+        return np.where(x >= 0, self.r, 0)
+
+    def reach(self, start: I64, target: I64) -> tuple[I64, B]:
+        done = target <= 0
+        hit = ~done & (self.r > 0)
+        at = np.maximum(start, 0) + (2 * target + self.r) // (2 * np.maximum(self.r, 1))
+        return np.where(hit, at, start), done | hit
 
 
 class Chain:
@@ -228,7 +239,7 @@ class Chain:
             first = ix[bad > 0][0]
             code = int(self.T["ch_error"][C["key"][first]])
             raise InputError("disease", "门诊慢特病结算必须给出病种代码" if code == 1
-                             else f"该统筹区没有门诊慢特病病种 {C['disease'][first]} 的待遇参数")  # fmt: skip
+                             else f"该统筹区没有门诊慢特病病种 {C['disease'][int(self.order[first])]} 的待遇参数")  # fmt: skip
         pr = C["policy_range"][ix]
         slot = C["slot"][ix]
         due = np.maximum(0, t("ch_ded", ix) - self.CH["deductible_paid"][slot])
@@ -243,7 +254,7 @@ class Chain:
         covered = np.where(shared & on_fee & (cap < UNLIMITED), np.minimum(covered, fee_room), covered)
         cap_room = np.maximum(0, cap - self.s("pooled_fund_paid", ix))
         room = np.where(shared & ~on_fee & (cap < UNLIMITED), np.minimum(room, cap_room), room)
-        pay, ratio, _, _ = pay_with_cap(_flat(t("ch_ratio", ix)), np.zeros_like(pr), covered, room,
+        pay, ratio, _, _ = pay_with_cap(Flat(t("ch_ratio", ix)), np.zeros_like(pr), covered, room,
                                         np.zeros(len(ix), dtype=bool))  # fmt: skip
         res["ded"][ix], res["pooled"][ix], res["ratio"][ix] = used, pay, ratio
         res["covered"][ix] = covered
@@ -262,7 +273,7 @@ class Chain:
         cap = t("op_cap", ix)
         spent = np.where(on_fee, self.s("outpatient_eligible", ix), self.s("outpatient_pooled_paid", ix))
         room = np.where(cap >= UNLIMITED, UNLIMITED, np.maximum(0, cap - spent))
-        pay, ratio, elig, _ = pay_with_cap(_flat(t("op_ratio", ix)), np.zeros_like(pr), np.maximum(0, pr - used),
+        pay, ratio, elig, _ = pay_with_cap(Flat(t("op_ratio", ix)), np.zeros_like(pr), np.maximum(0, pr - used),
                                            room, on_fee)  # fmt: skip
         res["ded"][ix] = np.where(on, used, 0)
         res["pooled"][ix] = np.where(on, pay, 0)
@@ -390,9 +401,22 @@ class Chain:
         self.res["mask"][ix] = 0
 
     def run(self) -> None:
-        """All rounds: claims ordered by their rank within their person-year, then stream order."""
-        rank = self.C["rank"]
+        """All rounds: claims ordered by their rank within their person-year, then stream order.
+
+        The claim arrays are first laid out in round order, so a round reads and writes one
+        contiguous stretch of memory rather than claims scattered over the whole year (at a
+        city-year's size that is most of the chain's time); outputs go back to settlement order."""
+        settled = self.C
+        rank = settled["rank"]
         order = np.argsort(rank, kind="stable")
-        bounds = np.searchsorted(rank[order], np.arange(int(rank.max(initial=-1)) + 2))
+        position = np.empty_like(order)
+        position[order] = np.arange(len(order))
+        self.C = {k: v[order] if isinstance(v, np.ndarray) else v for k, v in settled.items()}
+        self.C["orig"] = np.where(self.C["orig"] >= 0, position[np.maximum(self.C["orig"], 0)], -1)
+        self.order = order
+        bounds = np.searchsorted(self.C["rank"], np.arange(int(rank.max(initial=-1)) + 2))
         for r in range(len(bounds) - 1):
-            self.round(order[bounds[r] : bounds[r + 1]])
+            self.round(np.arange(bounds[r], bounds[r + 1]))
+        self.C = settled
+        self.res = {k: v[position] for k, v in self.res.items()}
+        self.cap_hit = self.cap_hit[position]

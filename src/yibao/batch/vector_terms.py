@@ -79,6 +79,11 @@ class TermsTable:
                 self.cols[name] = np.array(values, dtype=object)
             else:
                 self.cols[name] = np.array(values, dtype=np.int64)
+        for scale in ("pool", "ci"):  # keep only the band columns some key uses (padding bands start at TOP)
+            if f"{scale}_low" in self.cols:
+                used = max(1, int((self.cols[f"{scale}_low"] < TOP).sum(axis=1).max(initial=1)))
+                for part in ("low", "rate"):
+                    self.cols[f"{scale}_{part}"] = self.cols[f"{scale}_{part}"][:, :used]
 
     def reasons(self, mask: int) -> list[str]:
         return sorted(f"EXC:{r}" for i, r in enumerate(self.rules) if mask >> i & 1)
