@@ -13,8 +13,8 @@ row in the file; settlement order is person, settlement date, ``_row``), ``lines
 4. results and closing accumulators side by side with the claims and persons they belong to
    (:mod:`yibao.batch.vector_output`), in the columns of the scalar executor's files.
 
-Integer keys do the joining wherever the data allows: a claim's place in settlement order (the row
-of the sorted ``joined`` table), its person-year (the row of ``persons``), its context (a hash).
+Integer keys do the joining wherever the data allows: a claim's place in settlement order (``idx``,
+the row of a narrow sorted table), its person-year (the row of ``persons``), its context (a hash).
 """
 
 from __future__ import annotations
@@ -120,17 +120,20 @@ _CONTEXT = ("insured_region", "treatment_region", "scheme", "person_type", "assi
 def _persons(con: duckdb.DuckDBPyConnection) -> None:
     """``joined``: each claim with its person-year (``g``, the row of ``persons``), policy ``p`` and
     ``h``, a hash of (policy, rule context) that :func:`_keys` proves free of collisions."""
+    # settlement order sorted on three narrow columns, not on the wide rows: its row number is the idx
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE settle_order AS SELECT _row FROM claims ORDER BY person_id, settlement_date, _row"
+    )
     con.execute(f"""CREATE OR REPLACE TEMP TABLE joined AS
         SELECT *, hash(p, {", ".join(_CONTEXT)}) AS h FROM (
-        SELECT d.*, a.p, year(d.rule_date) AS year, p.scheme, p.person_type, p.age, p.sex, p.assistance_category,
+        SELECT o.rowid AS idx, d.*, a.p, year(d.rule_date) AS year, p.scheme, p.person_type, p.age, p.sex, p.assistance_category,
                p.civil_servant, p.cap_raise, p.region AS state_region, p.rowid AS g,
                p.benefits_from IS NOT NULL AND
                  (CASE WHEN d.visit_type = 'inpatient' AND d.admission_date IS NOT NULL THEN d.admission_date
                        ELSE d.settlement_date END) < p.benefits_from AS waiting
-        FROM dated d JOIN policy_at a USING (insured_region, rule_date)
-        LEFT JOIN persons p ON p.person_id = d.person_id AND p.year = year(d.rule_date))
-        ORDER BY person_id, settlement_date, _row""")  # settlement order: the row number is the claim's idx
-    lost = con.execute("SELECT claim_id, person_id, year FROM joined WHERE g IS NULL ORDER BY rowid LIMIT 1").fetchone()
+        FROM dated d JOIN settle_order o USING (_row) JOIN policy_at a USING (insured_region, rule_date)
+        LEFT JOIN persons p ON p.person_id = d.person_id AND p.year = year(d.rule_date))""")
+    lost = con.execute("SELECT claim_id, person_id, year FROM joined WHERE g IS NULL ORDER BY idx LIMIT 1").fetchone()
     if lost:
         raise InputError("persons", f"理赔 {lost[0]}：人员 {lost[1]} 缺少 {lost[2]} 年的参保状态与期初累计")
 
@@ -166,9 +169,7 @@ def _keys(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot, policies: li
     table.freeze()
     con.register("combo", pa.table({"h": pa.array(list(combos), pa.uint64()),
                                     "key": pa.array(list(combos.values()), pa.int64())}))  # fmt: skip
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW keyed AS SELECT j.rowid AS idx, j.*, c.key FROM joined j JOIN combo c USING (h)"
-    )
+    con.execute("CREATE OR REPLACE TEMP VIEW keyed AS SELECT j.*, c.key FROM joined j JOIN combo c USING (h)")
     return table
 
 
@@ -209,7 +210,7 @@ def _pooling(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot) -> None:
     codes = [snapshot.tree.pooling_region(r, "insuplc_admdvs").code for r in regions]
     con.register("pooling", pa.table({"insured_region": regions, "pooling": codes}))
     wrong = con.execute("""SELECT k.state_region, g.pooling FROM joined k JOIN pooling g USING (insured_region)
-                           WHERE k.state_region <> g.pooling ORDER BY k.rowid LIMIT 1""").fetchone()
+                           WHERE k.state_region <> g.pooling ORDER BY k.idx LIMIT 1""").fetchone()
     if wrong:
         raise InputError("state.region", f"累计数据属于统筹区 {wrong[0]}，本次结算统筹区为 {wrong[1]}")
 
@@ -234,6 +235,8 @@ def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot, 
 
     ``persons`` must be ordered by (person_id, year): its row number is the person-year's index into
     the state arrays, and the closing accumulators come out in that order without a sort."""
+    if not con.execute("SELECT count(*) FROM claims").fetchone()[0]:  # type: ignore[index]
+        raise InputError("claims", "理赔文件没有数据行")
     _rule_dates(con, snapshot)
     policies = _policies(con, snapshot)
     _persons(con)

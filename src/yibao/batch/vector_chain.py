@@ -239,7 +239,7 @@ class Chain:
             first = ix[bad > 0][0]
             code = int(self.T["ch_error"][C["key"][first]])
             raise InputError("disease", "门诊慢特病结算必须给出病种代码" if code == 1
-                             else f"该统筹区没有门诊慢特病病种 {C['disease'][int(self.order[first])]} 的待遇参数")  # fmt: skip
+                             else f"该统筹区没有门诊慢特病病种 {C['disease'][int(first)]} 的待遇参数")  # fmt: skip
         pr = C["policy_range"][ix]
         slot = C["slot"][ix]
         due = np.maximum(0, t("ch_ded", ix) - self.CH["deductible_paid"][slot])
@@ -403,20 +403,11 @@ class Chain:
     def run(self) -> None:
         """All rounds: claims ordered by their rank within their person-year, then stream order.
 
-        The claim arrays are first laid out in round order, so a round reads and writes one
-        contiguous stretch of memory rather than claims scattered over the whole year (at a
-        city-year's size that is most of the chain's time); outputs go back to settlement order."""
-        settled = self.C
-        rank = settled["rank"]
+        A round's claims are the r-th of every person-year; in settlement order they lie a few
+        places apart, so its reads and writes stride through memory rather than jump (measured: as
+        fast as first laying the arrays out in round order, which costs a random gather of each)."""
+        rank = self.C["rank"]
         order = np.argsort(rank, kind="stable")
-        position = np.empty_like(order)
-        position[order] = np.arange(len(order))
-        self.C = {k: v[order] if isinstance(v, np.ndarray) else v for k, v in settled.items()}
-        self.C["orig"] = np.where(self.C["orig"] >= 0, position[np.maximum(self.C["orig"], 0)], -1)
-        self.order = order
-        bounds = np.searchsorted(self.C["rank"], np.arange(int(rank.max(initial=-1)) + 2))
+        bounds = np.searchsorted(rank[order], np.arange(int(rank.max(initial=-1)) + 2))
         for r in range(len(bounds) - 1):
-            self.round(np.arange(bounds[r], bounds[r + 1]))
-        self.C = settled
-        self.res = {k: v[position] for k, v in self.res.items()}
-        self.cap_hit = self.cap_hit[position]
+            self.round(order[bounds[r] : bounds[r + 1]])
