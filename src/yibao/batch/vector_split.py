@@ -28,34 +28,44 @@ from yibao.policy.catalog import CatalogItem
 from yibao.policy.resolved import ResolvedPolicy
 from yibao.policy.snapshot import PolicySnapshot
 
-SPLIT_SQL = """
+#: restriction failures as small integers in the query (text only where lines are kept)
+REASONS = ("", "R-sex", "R-age", "R-visit", "R-level", "R-indication")
+
+
+_REASON_TEXT = "CASE reason " + " ".join(f"WHEN {i} THEN '{r}'" for i, r in enumerate(REASONS)) + " END"
+
+
+def split_sql(types: Sequence[str] = ()) -> str:
+    """The split of every line of ``lines`` (joined to its claim's ``ctx``); ``types``: the person types
+    some item has its own 乙类 ratio for (``items.r_<type>``, :func:`load_catalogs`)."""
+    by_type = " ".join(f"WHEN {_literal(t)} THEN i.{_ratio_column(t)}" for t in types)
+    ratio = (
+        f"coalesce(CASE c.person_type {by_type} END, i.spf_ratio, c.default_b)"
+        if types
+        else "coalesce(i.spf_ratio, c.default_b)"
+    )
+    return f"""
 WITH j AS (
-    SELECT l.claim_id, c.idx, l.position, l.amount, l.price, l.quantity, l.indication_met, c.person_type, c.sex, c.age,
-           c.visit_type, c.level, c.default_b,
-           i.code IS NOT NULL AS listed, i.code IS NULL AND l.declared_class IS NULL AS missing,
+    SELECT l.claim_id, c.idx, l.position, l.amount, l.price, l.quantity, l.indication_met,
+           i.code IS NULL AND l.declared_class IS NULL AS missing,
            coalesce(i.item_class, l.declared_class) AS cls,
            i.payment_standard AS cap,
            CASE
-             WHEN i.code IS NULL THEN ''
-             WHEN i.sex IS NOT NULL AND i.sex <> c.sex THEN 'R-sex'
-             WHEN i.age_min IS NOT NULL AND c.age < i.age_min THEN 'R-age'
-             WHEN i.age_max IS NOT NULL AND c.age > i.age_max THEN 'R-age'
-             WHEN i.visit_types IS NOT NULL AND NOT list_contains(string_split(i.visit_types, ';'), c.visit_type)
-               THEN 'R-visit'
-             WHEN i.min_level IS NOT NULL AND c.level < i.min_level THEN 'R-level'
-             WHEN i.indication_required AND NOT l.indication_met THEN 'R-indication'
-             ELSE ''
+             WHEN i.code IS NULL THEN 0
+             WHEN i.sex IS NOT NULL AND i.sex <> c.sex THEN 1
+             WHEN i.age_min IS NOT NULL AND c.age < i.age_min THEN 2
+             WHEN i.age_max IS NOT NULL AND c.age > i.age_max THEN 2
+             WHEN i.visit_types IS NOT NULL AND NOT list_contains(i.visit_types, c.visit_type) THEN 3
+             WHEN i.min_level IS NOT NULL AND c.level < i.min_level THEN 4
+             WHEN i.indication_required AND NOT l.indication_met THEN 5
+             ELSE 0
            END AS reason,
-           CASE
-             WHEN coalesce(i.item_class, l.declared_class) <> 2 THEN 0
-             ELSE coalesce(t.ratio, i.spf_ratio, c.default_b)
-           END AS ratio
+           CASE WHEN coalesce(i.item_class, l.declared_class) <> 2 THEN 0 ELSE {ratio} END AS ratio
     FROM lines l
     JOIN ctx c USING (claim_id)
     LEFT JOIN items i ON i.catalog = c.catalog AND i.code = l.item_code
-    LEFT JOIN by_type t ON t.catalog = c.catalog AND t.code = l.item_code AND t.person_type = c.person_type
 ), o AS (
-    SELECT *, cls = 3 OR reason <> '' AS excluded,
+    SELECT *, cls = 3 OR reason <> 0 AS excluded,
            CASE WHEN cap IS NOT NULL AND price > cap THEN
              CASE WHEN amount >= 0
                   THEN least(greatest(amount - CAST(round(cap * quantity * 100) AS BIGINT), 0), amount)
@@ -143,11 +153,28 @@ def catalog_tables(catalogs: Mapping[int, Mapping[str, CatalogItem]]) -> tuple[p
     return pa.table(items), pa.table(by_type)
 
 
+def _ratio_column(person_type: str) -> str:
+    """The quoted column of ``items`` holding an item's 乙类 ratio for ``person_type`` (a catalogue's own text)."""
+    return '"r_' + person_type.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def load_catalogs(con: duckdb.DuckDBPyConnection, items: pa.Table, by_type: pa.Table) -> None:
+    """``items``, with an item's 乙类 ratio per person type as one column per type (``r_<type>``): a
+    line reads its ratio from its own item row, with no second join per line."""
     con.register("items_arrow", items)
     con.register("by_type", by_type)
-    con.execute("""CREATE OR REPLACE TABLE items AS
-                   SELECT * REPLACE (CAST(payment_standard AS DECIMAL(38, 12)) AS payment_standard) FROM items_arrow""")
+    types = sorted({str(t) for t in by_type.column("person_type").to_pylist()})
+    pivot = "".join(f", t_{i}.ratio AS {_ratio_column(t)}" for i, t in enumerate(types))
+    joins = "".join(f" LEFT JOIN by_type t_{i} ON t_{i}.catalog = a.catalog AND t_{i}.code = a.code "
+                    f"AND t_{i}.person_type = {_literal(t)}" for i, t in enumerate(types))  # fmt: skip
+    con.execute(f"""CREATE OR REPLACE TABLE items AS
+                    SELECT a.* REPLACE (CAST(a.payment_standard AS DECIMAL(38, 12)) AS payment_standard,
+                                        string_split(a.visit_types, ';') AS visit_types){pivot}
+                    FROM items_arrow a{joins}""")
 
 
 def run_split(con: duckdb.DuckDBPyConnection, keep_lines: bool = True) -> None:
@@ -155,15 +182,17 @@ def run_split(con: duckdb.DuckDBPyConnection, keep_lines: bool = True) -> None:
     ``keep_lines``, ``line_split`` (one row per fee line; a city-year's lines are streamed, not kept).
     An item in no catalogue without a declared class is refused, as is a 乙类 line where the policy
     sets no self-pay-first ratio."""
+    types = [str(t) for (t,) in con.execute("SELECT DISTINCT person_type FROM by_type ORDER BY 1").fetchall()]
     sums = """idx, sum(amount)::BIGINT AS total, sum(full_self_pay)::BIGINT AS full_self_pay,
               sum(over_limit)::BIGINT AS over_limit, sum(self_pay_first)::BIGINT AS self_pay_first,
               sum(policy_range)::BIGINT AS policy_range, bool_or(missing) AS missing,
               bool_or(no_default) AS no_default"""
     if keep_lines:
-        con.execute(f"CREATE OR REPLACE TABLE line_split AS {SPLIT_SQL}")
+        con.execute(f"""CREATE OR REPLACE TABLE line_split AS
+            SELECT * REPLACE ({_REASON_TEXT} AS reason) FROM ({split_sql(types)})""")
         con.execute(f"CREATE OR REPLACE TABLE claim_split AS SELECT {sums} FROM line_split GROUP BY idx")
     else:
-        con.execute(f"CREATE OR REPLACE TABLE claim_split AS SELECT {sums} FROM ({SPLIT_SQL}) GROUP BY idx")
+        con.execute(f"CREATE OR REPLACE TABLE claim_split AS SELECT {sums} FROM ({split_sql(types)}) GROUP BY idx")
     missing = _first(con, "missing")
     if missing:
         code = con.execute("""SELECT l.item_code FROM lines l LEFT JOIN ctx c USING (claim_id)
