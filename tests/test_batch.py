@@ -295,3 +295,25 @@ def test_the_vectorised_fee_split_on_every_restriction_and_edge(year) -> None:
     assert got == want
     reasons = {r[5] for r in got}
     assert {"R-sex", "R-age", "R-visit", "R-level", "R-indication"} <= reasons
+
+
+def test_a_batch_without_claims_carries_every_opening_forward(year, tmp_path: Path) -> None:
+    """Files with a header and no rows (a quiet day, a county with nothing to settle): no results,
+    and each person-year's closing accumulators are its opening ones — the same from both engines."""
+    folder, *_ = year
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for name in ("claims", "lines"):
+        pq.write_table(pq.read_table(folder / f"{name}.parquet").schema.empty_table(), empty / f"{name}.parquet")
+    persons = folder / "persons.parquet"
+    common = ["--claims", str(empty), "--persons", str(persons), "--catalog", f"{CITY}={folder / 'catalog.csv'}"]
+    written = {}
+    for engine in ("duckdb", "scalar"):
+        done = run("batch", "settle", *common, "--out", str(tmp_path / engine), "--engine", engine)
+        assert done.returncode == 0, done.stderr
+        assert pq.read_table(tmp_path / engine / "results.parquet").num_rows == 0
+        written[engine] = pq.read_table(tmp_path / engine / "accumulators.parquet").to_pylist()
+    assert written["duckdb"] == written["scalar"]
+    opening = pq.read_table(persons).to_pylist()
+    assert len(written["duckdb"]) == len(opening) > 0
+    assert {(r["person_id"], r["year"]) for r in written["duckdb"]} == {(p["person_id"], p["year"]) for p in opening}

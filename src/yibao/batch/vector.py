@@ -208,7 +208,9 @@ def _pooling(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot) -> None:
     """Each insured region's pooling region; a person-year's accumulators must belong to it."""
     regions = [r for (r,) in con.execute("SELECT DISTINCT insured_region FROM joined").fetchall()]
     codes = [snapshot.tree.pooling_region(r, "insuplc_admdvs").code for r in regions]
-    con.register("pooling", pa.table({"insured_region": regions, "pooling": codes}))
+    con.register(
+        "pooling", pa.table({"insured_region": pa.array(regions, pa.string()), "pooling": pa.array(codes, pa.string())})
+    )
     wrong = con.execute("""SELECT k.state_region, g.pooling FROM joined k JOIN pooling g USING (insured_region)
                            WHERE k.state_region <> g.pooling ORDER BY k.idx LIMIT 1""").fetchone()
     if wrong:
@@ -235,8 +237,6 @@ def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot, 
 
     ``persons`` must be ordered by (person_id, year): its row number is the person-year's index into
     the state arrays, and the closing accumulators come out in that order without a sort."""
-    if not con.execute("SELECT count(*) FROM claims").fetchone()[0]:  # type: ignore[index]
-        raise InputError("claims", "理赔文件没有数据行")
     _rule_dates(con, snapshot)
     policies = _policies(con, snapshot)
     _persons(con)

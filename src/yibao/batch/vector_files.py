@@ -235,10 +235,10 @@ def _claims(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
                      CAST(insured_region AS VARCHAR) AS insured_region,
                      coalesce(NULLIF({ck.text("treatment_region")}, ''), CAST(insured_region AS VARCHAR))
                        AS treatment_region,
-                     {visit} AS visit_type, {level}::INTEGER AS level,
+                     ({visit})::VARCHAR AS visit_type, {level}::INTEGER AS level,
                      {settled} AS settlement_date, {admission} AS admission_date, {discharge} AS discharge_date,
                      coalesce({ck.text("disease")}, '') AS disease,
-                     {day_surgery} AS day_surgery, {filed} AS filed, {transfer}::INTEGER AS transfer_from,
+                     ({day_surgery})::BOOLEAN AS day_surgery, ({filed})::BOOLEAN AS filed, {transfer}::INTEGER AS transfer_from,
                      {account}::INTEGER AS account_use, {mutual} AS mutual_aid_balance, {reverses} AS reverses
               FROM claims_raw)""")
 
@@ -264,7 +264,7 @@ def _lines(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
     con.execute(f"""CREATE OR REPLACE TEMP VIEW lines AS
         SELECT CAST(claim_id AS VARCHAR) AS claim_id, CAST(_row AS BIGINT) AS position,
                CAST(item_code AS VARCHAR) AS item_code, {amount} AS amount, {price} AS price,
-               {quantity} AS quantity, {declared}::INTEGER AS declared_class, {indication} AS indication_met
+               {quantity} AS quantity, {declared}::INTEGER AS declared_class, ({indication})::BOOLEAN AS indication_met
         FROM lines_raw""")
     lonely = con.execute("""SELECT claim_id, _row FROM claims WHERE reverses IS NULL AND claim_id NOT IN
                             (SELECT DISTINCT CAST(claim_id AS VARCHAR) FROM lines_raw) ORDER BY _row LIMIT 1""").fetchone()
@@ -301,8 +301,9 @@ def _persons(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
     ck.flush()
     con.execute(f"""CREATE OR REPLACE TABLE persons AS
         SELECT CAST(person_id AS VARCHAR) AS person_id, CAST(year AS BIGINT) AS year,
-               CAST(region AS VARCHAR) AS region, {scheme} AS scheme, {kind} AS person_type, {age}::INTEGER AS age,
-               {sex} AS sex, {category} AS assistance_category, {civil_servant} AS civil_servant,
+               CAST(region AS VARCHAR) AS region, ({scheme})::VARCHAR AS scheme, ({kind})::VARCHAR AS person_type, {age}::INTEGER AS age,
+               ({sex})::VARCHAR AS sex, ({category})::VARCHAR AS assistance_category,
+               ({civil_servant})::BOOLEAN AS civil_servant,
                {benefits_from} AS benefits_from, 0::BIGINT AS cap_raise, {', '.join(counters)},
                coalesce(NULLIF({ck.text('chronic')}, ''), '{{}}') AS chronic, _row
         FROM persons_raw ORDER BY person_id, year""")  # the executor indexes person-years by row  # fmt: skip

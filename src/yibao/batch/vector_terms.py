@@ -70,7 +70,10 @@ class TermsTable:
         return mask
 
     def freeze(self) -> None:
-        names = self.rows[0].keys() if self.rows else ()
+        if not self.rows:  # a batch without claims: every column empty, of the shape the chain reads
+            self.cols = _NoKeys()
+            return
+        names = self.rows[0].keys()
         for name in names:
             values = [r[name] for r in self.rows]
             if name in ("pool_low", "pool_rate", "ci_low", "ci_rate"):
@@ -87,6 +90,15 @@ class TermsTable:
 
     def reasons(self, mask: int) -> list[str]:
         return sorted(f"EXC:{r}" for i, r in enumerate(self.rules) if mask >> i & 1)
+
+
+class _NoKeys(dict[str, np.ndarray]):
+    """The columns of a table without keys: whichever is asked for, empty (bands with one column)."""
+
+    def __missing__(self, name: str) -> np.ndarray:
+        if name in ("pool_low", "pool_rate", "ci_low", "ci_rate"):
+            return np.zeros((0, 1), dtype=np.int64)
+        return np.zeros(0, dtype=object if name in ("ci_code", "ci_setl") else np.int64)
 
 
 def _bands(scale: Scale, prefix: str, row: dict[str, Any]) -> None:
