@@ -12,7 +12,11 @@ periods, 1 % reversals), then runs ``yibao batch settle --engine duckdb`` in a f
 same code path a user runs: read and check the files, settle, write results.parquet) and reports wall
 time, claims/s, fee lines/s and the process's peak memory; at the sizes allowed it runs
 ``--engine scalar`` on the same files and reports the ratio, and checks the two results are equal.
-It reports; it does not assert.
+With ``--spark`` it also runs ``--engine spark`` (local, every core) on the same files and reports
+its wall time and whether its results (a dataset of parts, sorted by claim) equal the DuckDB
+engine's. It reports; it does not assert.
+
+    .venv/bin/python bench/batch_city.py --lines 1e5,1e6 --spark
 """
 
 from __future__ import annotations
@@ -126,12 +130,16 @@ def main() -> None:
     ap.add_argument("--lines", default="1e6", help="fee lines per run, comma-separated (1e6,1e7,1e8,1.7e8)")
     ap.add_argument("--no-scalar-above", type=float, default=1e6, help="skip the scalar engine above this size")
     ap.add_argument("--dir", type=Path, default=None, help="where to write the data (default: a temp dir)")
+    ap.add_argument("--spark", action="store_true", help="also run --engine spark (local[*]) on the same data")
     args = ap.parse_args()
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"DuckDB {duckdb.__version__}")  # fmt: skip
     base = args.dir or Path(tempfile.mkdtemp(prefix="yibao-batch-"))
-    print("| fee lines | claims | generate s | duckdb s | claims/s | lines/s | peak GiB | scalar s | ratio |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    extra = (" spark s | spark = duckdb |", "---:|:---:|") if args.spark else ("", "")
+    print(
+        "| fee lines | claims | generate s | duckdb s | claims/s | lines/s | peak GiB | scalar s | ratio |" + extra[0]
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + extra[1])
     for size in (int(float(x)) for x in args.lines.split(",")):
         folder = base / f"in-{size}"
         t0 = time.perf_counter()
@@ -144,8 +152,24 @@ def main() -> None:
             same = all(pq.read_table(base / f"duckdb-{size}" / n).to_pylist() == pq.read_table(base / f"scalar-{size}" / n).to_pylist()
                        for n in ("results.parquet", "accumulators.parquet"))  # fmt: skip
             scalar, ratio = f"{s_wall:.1f}", f"{s_wall / wall:.1f}×" + ("" if same else " (results DIFFER)")
+        spark = ""
+        if args.spark:
+            sp_wall, _ = settle(folder, "spark", base / f"spark-{size}")
+            spark = (
+                f" {sp_wall:.1f} | {'yes' if same_rows(base / f'duckdb-{size}', base / f'spark-{size}') else 'NO'} |"
+            )
         print(f"| {n_lines:,} | {n_claims:,} | {gen:.1f} | {wall:.1f} | {n_claims / wall:,.0f} | "
-              f"{n_lines / wall:,.0f} | {peak:.1f} | {scalar} | {ratio} |", flush=True)  # fmt: skip
+              f"{n_lines / wall:,.0f} | {peak:.1f} | {scalar} | {ratio} |{spark}", flush=True)  # fmt: skip
+
+
+def same_rows(duck: Path, spark: Path) -> bool:
+    """The Spark engine's datasets of parts hold the DuckDB engine's rows, sorted by claim (person-year)."""
+    for name, key in (("results.parquet", ["claim_id"]), ("accumulators.parquet", ["person_id", "year"])):
+        a, b = pq.read_table(duck / name), pq.read_table(spark / name)
+        order = [(k, "ascending") for k in key]
+        if a.schema.names != b.schema.names or a.sort_by(order).to_pylist() != b.sort_by(order).to_pylist():
+            return False
+    return True
 
 
 if __name__ == "__main__":

@@ -56,21 +56,40 @@ def batch_settle(
         list[str] | None, typer.Option("--catalog", help="区划=目录文件（补充或替换该区划目录）")
     ] = None,
     engine: Annotated[
-        str, typer.Option("--engine", help="执行器：duckdb（向量化，默认）、scalar（逐笔）、spark（尚未提供）")
+        str,
+        typer.Option("--engine", help="执行器：duckdb（向量化，默认）、scalar（逐笔）、spark（按人分桶的分布式执行）"),
     ] = "duckdb",
+    buckets: Annotated[
+        int | None, typer.Option("--buckets", min=1, help="spark：分桶数（默认为 Spark 默认并行度的 2 倍）")
+    ] = None,
+    stage: Annotated[
+        Path | None, typer.Option("--stage", help="spark：分桶中间文件目录（集群上应为共享存储；默认 OUT/_stage）")
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option("--spark-master", help="spark：集群地址（默认取环境变量 YIBAO_SPARK_MASTER，否则 local[*]）"),
+    ] = None,
+    spark_conf: Annotated[
+        list[str] | None, typer.Option("--spark-conf", help="spark：键=值，如 spark.driver.memory=8g，可多次给出")
+    ] = None,
 ) -> None:
     """整年批量结算：按每人每年的结算顺序逐笔结算（含冲正），输出每笔结果与期末累计。
     例：yibao batch settle --claims out/batch-in --persons out/batch-in/persons.parquet --catalog 445100=out/batch-in/catalog.csv --out out/batch-base"""
     try:
         if engine not in ENGINES:
             raise InputError("--engine", f"应为 {'、'.join(ENGINES)} 之一：{engine!r}")
-        if engine == "spark":
-            raise InputError("--engine", "spark 执行器尚未提供；请用 --engine duckdb 或 scalar")
         started = time.perf_counter()
         snapshot = _snapshot(policy_dir, overlay or [], catalog or [])
-        settled, fund, burden = (_settle_duckdb if engine == "duckdb" else _settle_scalar)(
-            claims, persons, snapshot, out
-        )
+        if engine == "spark":
+            from yibao.batch.spark import PolicyArgs, SparkOptions, settle_spark
+
+            policy = PolicyArgs.of(policy_dir, overlay or [], catalog or [], snapshot.id)
+            options = SparkOptions(buckets, stage, spark_master, tuple(spark_conf or ()))
+            settled, fund, burden = settle_spark(claims, persons, policy, out, options)
+        else:
+            settled, fund, burden = (_settle_duckdb if engine == "duckdb" else _settle_scalar)(
+                claims, persons, snapshot, out
+            )
     except YibaoError as e:
         raise _fail(e) from None
     elapsed = time.perf_counter() - started

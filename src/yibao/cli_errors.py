@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from yibao.errors import YibaoError
 
@@ -12,5 +13,6 @@ err = Console(stderr=True)
 
 
 def fail(e: YibaoError) -> typer.Exit:
-    err.print(f"[bold red]错误[/] [{e.code}] {e.message}", highlight=False, soft_wrap=True)
+    # escaped: a message may quote text in brackets (pip install 'yibao[spark]'), which is not markup
+    err.print(f"[bold red]错误[/] [{e.code}] {escape(e.message)}", highlight=False, soft_wrap=True)
     return typer.Exit(2)

@@ -121,7 +121,8 @@ def read_fee_line(f: Fields, index: int) -> FeeLine:
         amount = f.fen("det_item_fee_sumamt", "amount")
     else:
         amount = decimal_to_fen_half_up(price * quantity)
-    declared = f.choice("chrgitm_lv", {k: k for k in CLASSES}, "item_class", required=False)
+    # declared_class: the batch lines column (docs/batch.md), which the DuckDB reader reads too
+    declared = f.choice("chrgitm_lv", {k: k for k in CLASSES}, "item_class", "declared_class", required=False)
     return FeeLine(
         item_code=f.text("hilist_code", "item_code", "med_list_codg"),
         amount=amount,
