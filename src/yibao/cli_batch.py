@@ -139,9 +139,7 @@ def _settle_duckdb(claims: Path, persons: Path, snapshot: PolicySnapshot, out: P
     tables_from_files(con, claims, persons)
     run = settle_vectorised(con, snapshot)
     run.write(out)
-    found = con.execute("SELECT count(*), sum(fund_pay_total), sum(personal_burden) FROM results").fetchone()
-    assert found is not None
-    return int(found[0]), int(found[1] or 0), int(found[2] or 0)
+    return run.summary()
 
 
 @batch_app.command("compare")
