@@ -109,3 +109,26 @@ def test_bad_reversals_are_refused_as_the_scalar_refuses_them(snap: PolicySnapsh
         tables_from_batch(con, stream, persons)
         with pytest.raises(InputError, match=message):
             settle_vectorised(con, snap)
+
+
+def test_a_chronic_claim_without_terms_is_refused_as_the_scalar_refuses_it(snap: PolicySnapshot) -> None:
+    """Two chronic-disease claims of diseases the region has no terms for, in different person-years
+    (so in different threads of the chain): both engines refuse, naming the same one — the first in
+    settlement order — and the vectorised one before settling anything."""
+    claims, persons = Generator(snap, seed=12).batch(150_000 // 6, prefix="D")
+    scalar = settle_scalar(claims, persons, snap)
+    live = {bc.claim.claim_id for bc, s, _ in scalar.settled if "WAITING" not in s.reasons}
+    chronic = [i for i, c in enumerate(claims) if c.claim.visit_type == "chronic" and c.reverses is None
+               and c.claim.claim_id in live and not any(x.reverses == c.claim.claim_id for x in claims)]  # fmt: skip
+    first, last = chronic[len(chronic) // 3], chronic[-1]
+    assert claims[first].person_id != claims[last].person_id
+    bad = list(claims)
+    for i, code in ((first, "NO-SUCH-1"), (last, "NO-SUCH-2")):
+        bad[i] = replace(claims[i], claim=replace(claims[i].claim, disease=code))
+    with pytest.raises(InputError, match="门诊慢特病病种") as want:
+        settle_scalar(bad, persons, snap)
+    con = duckdb.connect()
+    tables_from_batch(con, bad, persons)
+    with pytest.raises(InputError, match="门诊慢特病病种") as got:
+        settle_vectorised(con, snap)
+    assert got.value.reason == want.value.reason

@@ -255,7 +255,7 @@ def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot, 
         raise NoPolicyInForce("", "", e.path) from None
     chronic_slots(con)
     claims = con.sql(f"""
-        SELECT k.key, k.g, row_number() OVER (PARTITION BY k.g ORDER BY k.idx) - 1 AS rank,
+        SELECT k.key, k.g,
                k.level, coalesce(k.transfer_from, -1) AS transfer_from, k.day_surgery, k.waiting,
                k.account_use, coalesce(k.mutual_aid_balance, 0) AS mutual_aid_balance, coalesce(k.cap_raise, 0) AS cap_raise,
                coalesce(o.idx, -1) AS orig,
@@ -272,7 +272,8 @@ def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot, 
     CH = {name: np.asarray(v, dtype=np.int64) for name, v in
           con.execute("SELECT deductible_paid, paid FROM chronic_slot ORDER BY slot").fetchnumpy().items()}  # fmt: skip
     chain = Chain(C, terms, S, CH)
-    chain.run()
+    ((threads,),) = con.execute("SELECT current_setting('threads')").fetchall()
+    chain.run(int(threads))  # as many threads as DuckDB may use (a Spark task: its cores)
     results(con, claims, chain, terms, snapshot.id)
     closing(con, chain)
     return VectorRun(con, terms, chain)

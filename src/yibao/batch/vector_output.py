@@ -29,7 +29,7 @@ from yibao.engine.result import (
 )
 
 #: what the chain reads per claim (integers, booleans), from the ordered claims table
-CHAIN_COLUMNS = ("key", "g", "rank", "level", "transfer_from", "day_surgery", "waiting", "account_use",
+CHAIN_COLUMNS = ("key", "g", "level", "transfer_from", "day_surgery", "waiting", "account_use",
                  "mutual_aid_balance", "cap_raise", "orig", "total", "full_self_pay", "over_limit", "self_pay_first",
                  "policy_range", "slot")  # fmt: skip
 #: what a result row takes from its claim (a reversal: its original's visit type, rule date, year and key)
@@ -68,8 +68,23 @@ def chain_arrays(claims: pa.Table) -> dict[str, Any]:
     for name in CHAIN_COLUMNS:
         v = claims.column(name).to_numpy()
         C[name] = v.astype(bool) if name in ("day_surgery", "waiting") else v.astype(np.int64, copy=False)
+    C["rank"] = rank_in_group(C["g"])
     C["disease"] = claims.column("disease")  # read only for an error message
     return C
+
+
+def rank_in_group(g: np.ndarray) -> np.ndarray:
+    """Each claim's place among its person-year's claims (0, 1, …), claims being in settlement order.
+
+    NumPy rather than a SQL window: a stable sort of the (nearly sorted) person-year index is a
+    fraction of ``row_number() OVER (PARTITION BY g ORDER BY idx)`` and its chunked output."""
+    order = np.argsort(g, kind="stable")
+    sorted_g = g[order]
+    start = np.flatnonzero(np.r_[True, sorted_g[1:] != sorted_g[:-1]])
+    within = np.arange(len(g), dtype=np.int64) - np.repeat(start, np.diff(np.r_[start, len(g)]))
+    rank = np.empty_like(within)
+    rank[order] = within
+    return rank
 
 
 def _codes(values: list[str], index: np.ndarray) -> pa.DictionaryArray:
