@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -93,6 +95,17 @@ def test_duplicate_codes_and_unknown_columns_are_refused(tmp_path: Path) -> None
     with pytest.raises(CatalogError) as e2:
         read_catalog(write_csv(tmp_path / "u.csv", ["code", "class", "colour"], [["Z", "甲", "red"]]), "445100")
     assert e2.value.column == "colour"
+
+
+def test_a_missing_catalogue_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="目录文件不存在") as e:
+        read_catalog(tmp_path / "nowhere.csv", "445100")
+    assert e.value.file == "nowhere.csv"
+    done = subprocess.run([str(Path(sys.executable).parent / "yibao"), "batch", "settle", "--claims", str(tmp_path),
+                           "--persons", str(tmp_path / "p.parquet"), "--out", str(tmp_path / "o"),
+                           "--catalog", f"445100={tmp_path / 'nowhere.csv'}"], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 2 and "目录文件不存在" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_the_shipped_sample_catalogue_loads() -> None:

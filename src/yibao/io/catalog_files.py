@@ -38,6 +38,8 @@ def _rows_xlsx(path: Path) -> Iterator[list[object]]:
 def read_catalog(path: Path, region: str, label: str | None = None) -> list[CatalogItem]:
     """All items of one catalogue file; the first invalid row raises :class:`CatalogError`."""
     name = label or path.name
+    if not path.is_file():
+        raise CatalogError(name, 0, "", f"目录文件不存在：{path}")
     if path.suffix.lower() == ".csv":
         rows: Iterator[list[object]] = iter(list(r) for r in _rows_csv(path))
     elif path.suffix.lower() == ".xlsx":
