@@ -270,6 +270,9 @@ def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot, 
         LEFT JOIN chronic_slot cs ON cs.g = k.g AND cs.disease = k.disease AND k.visit_type = 'chronic'
         JOIN pooling rg ON rg.insured_region = coalesce(o.insured_region, k.insured_region)
         ORDER BY k.idx""").to_arrow_table()
+    # what the claims query read is not needed again: its memory goes before the chain's arrays and
+    # the results are made (``line_split`` stays where lines are kept)
+    con.execute("DROP VIEW keyed; DROP TABLE joined; DROP TABLE ctx; DROP TABLE claim_split; DROP TABLE reversal")
     C = chain_arrays(claims)
     S = opening(con)
     CH = {name: np.asarray(v, dtype=np.int64) for name, v in

@@ -104,24 +104,28 @@ def results(
         v[rev] = -C[name][C["orig"][rev]]
         res[name] = v
     res |= {"deductible_paid": out["ded"], "fund_pay_total": out["fund"], "personal_burden": out["burden"],
-            "account_pay": out["acct"], "mutual_aid_pay": out["mutual"], "cash_pay": out["cash"],
-            "hospital_burden": np.zeros(len(rev), dtype=np.int64), "pooled_ratio": out["ratio"]}  # fmt: skip
+            "account_pay": out["acct"], "mutual_aid_pay": out["mutual"], "cash_pay": out["cash"]}  # fmt: skip
+    # the rest of the amounts are SQL over these columns, evaluated as COPY streams the rows (no
+    # whole-length temporaries): each setlinfo field is the sum of the funds that report into it
     pool_codes = [pooled_fund_code("employee" if e else "resident") for e in terms.cols["employee"]]
-    pool_setl = np.array([_SETL.index(SETLINFO_FIELD[c]) for c in pool_codes], dtype=np.int64)[key]
-    ci_setl = np.array([_SETL.index(s) if s in _SETL else -1 for s in terms.cols["ci_setl"]], dtype=np.int64)[key]
-    fixed = {LARGE_EXPENSE: out["large"], ASSISTANCE: out["aid"], TILTED_ASSISTANCE: out["tilted"]}
+    pool_setl = np.array([_SETL.index(SETLINFO_FIELD[c]) for c in pool_codes], dtype=np.int8)[key]
+    ci_setl = np.array([_SETL.index(s) if s in _SETL else -1 for s in terms.cols["ci_setl"]], dtype=np.int8)[key]
+    fixed = {LARGE_EXPENSE: "_large", ASSISTANCE: "_aid", TILTED_ASSISTANCE: "_tilted"}
+    computed = ["0::BIGINT AS hospital_burden", "_ratio AS pooled_ratio"]
     for i, field in enumerate(_SETL):
-        v = np.where(pool_setl == i, out["pooled"], 0) + np.where(ci_setl == i, out["ci"], 0)
-        for code, amount in fixed.items():
-            if SETLINFO_FIELD.get(code, "oth_pay") == field:
-                v = v + amount
-        res[f"setl_{field}"] = v
-    res |= {"setl_psn_cash_pay": out["cash"], "setl_acct_mulaid_pay": out["mutual"],
-            "setl_hifdm_pay": np.zeros(len(rev), dtype=np.int64)}  # fmt: skip
+        parts = [f"CASE WHEN _pool_setl = {i} THEN _pooled ELSE 0 END", f"CASE WHEN _ci_setl = {i} THEN _ci ELSE 0 END"]
+        parts += [column for code, column in fixed.items() if SETLINFO_FIELD.get(code, "oth_pay") == field]
+        computed.append(f"{' + '.join(parts)} AS setl_{field}")
+    computed += [
+        "cash_pay AS setl_psn_cash_pay",
+        "mutual_aid_pay AS setl_acct_mulaid_pay",
+        "0::BIGINT AS setl_hifdm_pay",
+    ]
     # what details and reasons are made of
     masks, mask_ix = np.unique(out["mask"], return_inverse=True)
-    res |= {"_pooled": out["pooled"], "_large": out["large"], "_ci": out["ci"], "_aid": out["aid"],
-            "_tilted": out["tilted"], "_account": out["acct"] + out["mutual"],
+    res |= {"_ratio": out["ratio"], "_pool_setl": pool_setl, "_ci_setl": ci_setl,
+            "_pooled": out["pooled"], "_large": out["large"], "_ci": out["ci"], "_aid": out["aid"],
+            "_tilted": out["tilted"],
             "_pool_code": _codes(*_dictionary(pool_codes, key)),
             "_ci_code": _codes(*_dictionary([str(c) for c in terms.cols["ci_code"]], key)),
             "_exc": _codes([",".join(terms.reasons(int(m))) for m in masks], mask_ix),
@@ -132,7 +136,7 @@ def results(
     for name, values in res.items():
         out_table = out_table.append_column(name, values if isinstance(values, pa.Array) else pa.array(values))
     con.register("results_out", out_table)
-    amounts = ", ".join(name for name in res if not name.startswith("_"))
+    amounts = ", ".join([*(name for name in res if not name.startswith("_")), *computed])
     sid = snapshot_id.replace("'", "''")
     con.execute(f"""CREATE OR REPLACE TEMP VIEW results AS
         SELECT c.claim_id, c.person_id, c.region, c.scheme, c.person_type, c.assistance_category,
@@ -143,7 +147,8 @@ def results(
                               CASE WHEN _ci <> 0 THEN _ci_code || ':' || _ci END,
                               CASE WHEN _aid <> 0 THEN '{ASSISTANCE}:' || _aid END,
                               CASE WHEN _tilted <> 0 THEN '{TILTED_ASSISTANCE}:' || _tilted END,
-                              CASE WHEN _account <> 0 THEN '{ACCOUNT}:' || _account END) AS details,
+                              CASE WHEN account_pay + mutual_aid_pay <> 0
+                                THEN '{ACCOUNT}:' || (account_pay + mutual_aid_pay) END) AS details,
                CASE WHEN _reversal THEN 'REVERSAL' ELSE
                  concat_ws(',', CASE WHEN _waiting THEN 'WAITING' END, CASE WHEN _cap_hit THEN 'CAP-POOL' END,
                            NULLIF(_exc, '')) END AS reasons
