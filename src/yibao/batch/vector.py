@@ -28,7 +28,15 @@ import numpy as np
 import pyarrow as pa
 
 from yibao.batch.vector_chain import Chain
-from yibao.batch.vector_output import RESULT_CONTEXT, chain_arrays, chronic_slots, closing, opening, results
+from yibao.batch.vector_output import (
+    RESULT_CONTEXT,
+    chain_arrays,
+    chronic_slots,
+    closing,
+    context_enums,
+    opening,
+    results,
+)
 from yibao.batch.vector_split import catalog_tables, load_catalogs, run_split
 from yibao.batch.vector_terms import TermsTable, build_row
 from yibao.engine.result import (
@@ -257,6 +265,7 @@ def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot, 
     except NoPolicyInForce as e:
         raise NoPolicyInForce("", "", e.path) from None
     chronic_slots(con)
+    context_enums(con)
     claims = con.sql(f"""
         SELECT k.key, k.g,
                k.level, coalesce(k.transfer_from, -1) AS transfer_from, k.day_surgery, k.waiting,
