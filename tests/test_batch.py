@@ -234,10 +234,13 @@ def test_the_vectorised_fee_split_equals_the_scalar_split_to_the_fen(year) -> No
     assert capped > 0  # the sample reaches the over-limit rule
 
 
-def test_the_vectorised_fee_split_on_every_restriction_and_edge(year) -> None:
+@pytest.mark.parametrize("fine_cap", [None, "3.336665"])
+def test_the_vectorised_fee_split_on_every_restriction_and_edge(year, fine_cap: str | None) -> None:
     """Hand-made lines for what a generated year may not reach: each restriction (sex, age below and
     above, visit type, hospital level, indication), a per-person-type ratio, a price exactly at and a
-    cent above the payment standard, a zero quantity, an undeclared 乙类 item (policy default)."""
+    cent above the payment standard, a zero quantity, an undeclared 乙类 item (policy default). With
+    ``fine_cap``, a payment standard with more decimals than the narrow cap type holds (the query
+    then computes caps in DECIMAL(38, 12)), reached with a fractional quantity."""
     from datetime import date
     from decimal import Decimal
 
@@ -261,6 +264,8 @@ def test_the_vectorised_fee_split_on_every_restriction_and_edge(year) -> None:
              item("INPT", visit_types=frozenset({"inpatient"})), item("L3", min_hospital_level=3),
              item("IND", indication_required=True), item("TYPE", ratio_by_person_type=(("adult", 3000),)),
              item("STD", payment_standard=Decimal("10.00")), item("A", cls=1), item("C", cls=3)]  # fmt: skip
+    if fine_cap:
+        items.append(item("FINE", payment_standard=Decimal(fine_cap)))
     custom = PolicySnapshot(snapshot.tree, snapshot.layers, {**snapshot.catalogs, CITY: items})
     persons = read_persons(year[0] / "persons.parquet")
     key = next(
@@ -281,6 +286,9 @@ def test_the_vectorised_fee_split_on_every_restriction_and_edge(year) -> None:
              line("L3", "8.88"), line("IND", "9.99", indication_met=False), line("IND", "9.99"),
              line("TYPE", "33.33"), line("STD", "10.00", "3"), line("STD", "10.01", "3"), line("STD", "10.01", "0"),
              line("A", "1.00"), line("C", "2.00"), line("UNLISTED", "4.44", declared_class=2))  # fmt: skip
+    if fine_cap:  # 3.34 × 1.5 = 5.01 against 3.336665 × 1.5 = 5.0049975 → 5.00: one fen over the limit
+        # (the cap cut to 4 decimals, 3.3367 × 1.5 = 5.00505 → 5.01, would give none)
+        lines = (*lines, line("FINE", "3.34", "1.5"))
     claim = Claim("EDGE1", CITY, CITY, "outpatient", 1, date(2020, 6, 1), fee_lines=lines)
     batch = [BatchClaim(0, who.person.person_id, claim, None)]
     con = split_lines_vectorised(batch, persons, custom)
@@ -293,6 +301,7 @@ def test_the_vectorised_fee_split_on_every_restriction_and_edge(year) -> None:
     want = [(x.position, x.full_self_pay, x.over_limit, x.self_pay_first, x.policy_range,
              "" if x.reason == "C" else x.reason) for x in scalar.lines or []]  # fmt: skip
     assert got == want
+    assert not fine_cap or got[-1][2] == 1
     reasons = {r[5] for r in got}
     assert {"R-sex", "R-age", "R-visit", "R-level", "R-indication"} <= reasons
 
