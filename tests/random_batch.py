@@ -113,8 +113,10 @@ class Generator:
                     state.add_chronic(d, "paid", rng.randint(0, 3_000_000))
                     state.add_chronic(d, "deductible_paid", rng.randint(0, 100_000))
         benefits = date(year, 1, 1) + timedelta(days=rng.randint(0, 200)) if rng.random() < 0.05 else None
+        # 连续参保激励: a raised 大病 cap (+10 % / +20 %) for some residents, so raised caps meet the cap edges
+        cap_raise = rng.choice([1000, 2000]) if who.scheme == "resident" and rng.random() < 0.2 else 0
         return BatchPerson(Person(pid, who.scheme, who.person_type, who.age, who.sex, who.assistance_category,
-                                  who.civil_servant, benefits), state)  # fmt: skip
+                                  who.civil_servant, benefits, cap_raise), state)  # fmt: skip
 
     def person(self, pid: str) -> Person:
         rng = self.rng

@@ -326,3 +326,29 @@ def test_a_batch_without_claims_carries_every_opening_forward(year, tmp_path: Pa
     opening = pq.read_table(persons).to_pylist()
     assert len(written["duckdb"]) == len(opening) > 0
     assert {(r["person_id"], r["year"]) for r in written["duckdb"]} == {(p["person_id"], p["year"]) for p in opening}
+
+
+def test_a_raised_critical_illness_cap_is_read_by_both_readers(year, tmp_path: Path) -> None:
+    """``ci_cap_raise`` (连续参保激励, basis points of the 大病 cap) reaches both executors from the
+    persons file, and a value out of range is refused by both readers alike, nothing settled."""
+    import duckdb
+
+    from yibao.batch.vector_files import tables_from_files
+
+    folder, *_ = year
+    rows = pq.read_table(folder / "persons.parquet").to_pylist()
+    raised = [{**r, "ci_cap_raise": 2000 if r["scheme"] == "resident" else None} for r in rows]
+    pq.write_table(pa.Table.from_pylist(raised), tmp_path / "persons.parquet")
+    scalar = {k[0]: p.person.critical_illness_cap_raise for k, p in read_persons(tmp_path / "persons.parquet").items()}
+    con = duckdb.connect()
+    tables_from_files(con, folder, tmp_path / "persons.parquet")
+    vector = dict(con.execute("SELECT person_id, cap_raise FROM persons").fetchall())
+    assert scalar == vector
+    assert sorted(set(scalar.values())) == [0, 2000]
+    _csv(tmp_path / "persons.csv", [{**raised[0], "ci_cap_raise": "12000"}, *raised[1:]])
+    with pytest.raises(InputError) as scalar_error:
+        read_persons(tmp_path / "persons.csv")
+    with pytest.raises(InputError) as vector_error:
+        tables_from_files(duckdb.connect(), folder, tmp_path / "persons.csv")
+    assert scalar_error.value.field == vector_error.value.field == "persons.csv:2:ci_cap_raise"
+    assert scalar_error.value.reason == vector_error.value.reason and "10000" in scalar_error.value.reason

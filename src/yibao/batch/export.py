@@ -55,7 +55,8 @@ def write_batch_inputs(
         persons.append({
             "person_id": who.person_id, "scheme": who.scheme, "person_type": who.person_type, "age": who.age,
             "sex": who.sex, "assistance_category": who.assistance_category, "civil_servant": who.civil_servant,
-            "benefits_from": _day(who.benefits_from), "region": CITY, "year": city.year,
+            "benefits_from": _day(who.benefits_from), "ci_cap_raise": who.critical_illness_cap_raise,
+            "region": CITY, "year": city.year,
             **dict.fromkeys(COUNTERS, "0"), "admissions": 0, "account_balance": fen_to_yuan(p.account_opening),
             "chronic": "{}",
         })  # fmt: skip

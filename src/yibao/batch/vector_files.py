@@ -20,7 +20,7 @@ import duckdb
 
 from yibao.batch.vector_chain import STATE
 from yibao.errors import InputError
-from yibao.io.batch_files import CLAIM_COLUMNS, LINE_COLUMNS, MONEY, PERSON_COLUMNS, find_input
+from yibao.io.batch_files import CLAIM_COLUMNS, LINE_COLUMNS, MONEY, PERSON_COLUMNS, ci_cap_raise, find_input
 from yibao.io.claim_json import ACCOUNT_FLAGS, CLASSES, INSUTYPES, person_type_of, read_state
 from yibao.io.fields import Fields
 from yibao.policy.schema import CATEGORIES
@@ -274,7 +274,8 @@ def _lines(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
 
 def _persons(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
     ck = Checker(con, "persons_raw", name, _source(con, "persons_raw", path, name, PERSON_COLUMNS))
-    ck.prefetch("scheme", "person_type", "age", "admissions", "assistance_category", "sex", "civil_servant")
+    ck.prefetch("scheme", "person_type", "age", "admissions", "assistance_category", "sex", "civil_servant",
+                "ci_cap_raise")  # fmt: skip
     ck.first("NULLIF(trim(CAST(person_id AS VARCHAR)), '') IS NULL", "person_id", "缺少必填字段")
     ck.first("TRY_CAST(CAST(year AS VARCHAR) AS INTEGER) IS NULL", "year", "缺少必填整数")
     ck.first("(person_id, year) IN (SELECT (person_id, year) FROM persons_raw GROUP BY ALL HAVING count(*) > 1)",
@@ -298,13 +299,16 @@ def _persons(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
     category = ck.mapped("assistance_category", _parse(lambda f: _category(f)), "'none'")
     sex = ck.mapped("sex", _parse(lambda f: f.choice("x", _SEX, required=False) or "male"), "'male'")
     civil_servant, benefits_from = ck.mapped("civil_servant", _flag, "FALSE"), ck.day("benefits_from")
+    cap_raise = ck.mapped(
+        "ci_cap_raise", lambda v: ci_cap_raise(Fields({} if v is None else {"ci_cap_raise": v}, "")), "0"
+    )
     ck.flush()
     con.execute(f"""CREATE OR REPLACE TABLE persons AS
         SELECT CAST(person_id AS VARCHAR) AS person_id, CAST(year AS BIGINT) AS year,
                CAST(region AS VARCHAR) AS region, ({scheme})::VARCHAR AS scheme, ({kind})::VARCHAR AS person_type, {age}::INTEGER AS age,
                ({sex})::VARCHAR AS sex, ({category})::VARCHAR AS assistance_category,
                ({civil_servant})::BOOLEAN AS civil_servant,
-               {benefits_from} AS benefits_from, 0::BIGINT AS cap_raise, {', '.join(counters)},
+               {benefits_from} AS benefits_from, {cap_raise}::BIGINT AS cap_raise, {', '.join(counters)},
                coalesce(NULLIF({ck.text('chronic')}, ''), '{{}}') AS chronic, _row
         FROM persons_raw ORDER BY person_id, year""")  # the executor indexes person-years by row  # fmt: skip
     # opening chronic accumulators are yuan in the file: through the scalar reader, row by row (few rows)

@@ -151,13 +151,24 @@ def read_persons(path: Path) -> dict[tuple[str, int], BatchPerson]:
             person = read_person(Fields(doc, ""))
             state = read_state(doc)
             benefits = Fields(doc, "").day("benefits_from", required=False)
+            cap_raise = ci_cap_raise(Fields(doc, ""))
         except InputError as e:
             raise _at(name, n, InputError(e.field.removeprefix("state."), e.reason)) from None
         key = (person.person_id, state.year)
         if key in out:
             raise InputError(f"{name}:{n}:person_id", f"{person.person_id} 在 {state.year} 年重复")
-        out[key] = BatchPerson(replace(person, benefits_from=benefits), state)
+        out[key] = BatchPerson(replace(person, benefits_from=benefits, critical_illness_cap_raise=cap_raise), state)
     return out
+
+
+def ci_cap_raise(f: Fields) -> int:
+    """The optional ``ci_cap_raise`` column: basis points by which the person's 大病 annual cap is raised
+    for continuous enrolment (连续参保激励, e.g. 1000 = +10 %), as enrolment computes it; 0 when absent."""
+    bp = f.integer("ci_cap_raise", required=False, default=0)
+    assert bp is not None
+    if not 0 <= bp <= 10_000:
+        raise InputError("ci_cap_raise", f"大病保险封顶线提高比例应为 0 到 10000 个基点：{bp}")
+    return bp
 
 
 RESULT_AMOUNTS = ("total", "full_self_pay", "over_limit", "self_pay_first", "policy_range", "deductible_paid",
