@@ -352,3 +352,60 @@ def test_a_raised_critical_illness_cap_is_read_by_both_readers(year, tmp_path: P
         tables_from_files(duckdb.connect(), folder, tmp_path / "persons.csv")
     assert scalar_error.value.field == vector_error.value.field == "persons.csv:2:ci_cap_raise"
     assert scalar_error.value.reason == vector_error.value.reason and "10000" in scalar_error.value.reason
+
+
+def test_lines_and_claims_that_do_not_meet_are_refused_in_the_readers_order(year, tmp_path: Path) -> None:
+    """A line of no claim and a claim without lines are found by the fee split's join (not by scans of
+    their own), yet refused as the files' reader refuses them: at their row, before any refusal the
+    reader would have made later (a persons-file error, a person-year missing), after those it makes
+    first (a bad price), and nothing is settled. The lines of a reversal are no error."""
+    import duckdb
+
+    from yibao.batch.vector import settle_vectorised
+    from yibao.batch.vector_files import tables_from_files
+
+    folder, _, _, snapshot = year
+    claims = pq.read_table(folder / "claims.parquet").to_pylist()[:4]
+    ids = {c["claim_id"] for c in claims}
+    lines = [x for x in pq.read_table(folder / "lines.parquet").to_pylist() if x["claim_id"] in ids]
+    persons = pq.read_table(folder / "persons.parquet").to_pylist()
+    bad = tmp_path / "in"
+    bad.mkdir()
+
+    def refusal(claim_rows: list[dict[str, object]], line_rows: list[dict[str, object]],
+                person_rows: list[dict[str, object]] = persons) -> InputError:  # fmt: skip
+        _csv(bad / "claims.csv", claim_rows)
+        _csv(bad / "lines.csv", line_rows)
+        _csv(bad / "persons.csv", person_rows)
+        with pytest.raises(InputError) as e:
+            con = duckdb.connect()
+            tables_from_files(con, bad, bad / "persons.csv")
+            settle_vectorised(con, snapshot)
+        return e.value
+
+    orphan = [*lines, {**lines[0], "claim_id": "NO-SUCH-CLAIM"}]
+    where = f"lines.csv:{len(orphan) + 1}:claim_id"
+    assert (refusal(claims, orphan).field, refusal(claims, orphan).reason) == (where, "费用明细所属理赔不存在")
+    lonely = [x for x in lines if x["claim_id"] != claims[2]["claim_id"]]
+    e = refusal(claims, lonely)
+    assert (e.field, e.reason) == ("claims:4:claim_id", f"理赔 {claims[2]['claim_id']} 没有费用明细")
+    # later refusals wait: a persons-file error, a person-year missing, a bad class stated after the check
+    broken_persons = [{**persons[0], "region": "44"}, *persons[1:]]
+    assert refusal(claims, orphan, broken_persons).field == where
+    assert refusal(claims, lonely, broken_persons).field == "claims:4:claim_id"
+    absent = [p for p in persons if p["person_id"] != claims[0]["person_id"]]
+    assert refusal(claims, orphan, absent).field == where
+    assert refusal(claims, lonely, absent).field == "claims:4:claim_id"
+    assert refusal(claims, [*orphan[:-1], {**orphan[-1], "declared_class": "9"}]).field == where
+    # an earlier-stated check still comes first
+    assert refusal(claims, [{**orphan[0], "price": "abc"}, *orphan[1:]]).field == "lines.csv:2:price"
+    # a reversal's lines are ignored, as the scalar reader ignores them
+    reversal = {**claims[0], "claim_id": "R-" + claims[0]["claim_id"], "reverses": claims[0]["claim_id"]}
+    _csv(bad / "claims.csv", [*claims, reversal])
+    _csv(bad / "lines.csv", [*lines, {**lines[0], "claim_id": reversal["claim_id"]}])
+    _csv(bad / "persons.csv", persons)
+    con = duckdb.connect()
+    tables_from_files(con, bad, bad / "persons.csv")
+    got = settle_vectorised(con, snapshot).results.to_pylist()
+    want = settle_scalar(read_claims(bad), read_persons(bad / "persons.csv"), snapshot).settled
+    assert [r["claim_id"] for r in got] == [s.claim_id for _, s, _ in want] and len(got) == 5

@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from yibao.batch.vector_chain import Chain
+from yibao.batch.vector_files import check_line_claims
 from yibao.batch.vector_output import (
     RESULT_CONTEXT,
     chain_arrays,
@@ -44,7 +45,7 @@ from yibao.engine.result import (
     pooled_fund_code,
 )
 from yibao.engine.settle import area_of
-from yibao.errors import InputError, NoPolicyInForce
+from yibao.errors import InputError, NoPolicyInForce, YibaoError
 from yibao.policy.context import RuleContext
 from yibao.policy.resolved import ResolvedPolicy
 from yibao.policy.snapshot import PolicySnapshot
@@ -248,22 +249,11 @@ def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot, 
 
     ``persons`` must be ordered by (person_id, year): its row number is the person-year's index into
     the state arrays, and the closing accumulators come out in that order without a sort."""
-    _rule_dates(con, snapshot)
-    policies = _policies(con, snapshot)
-    _persons(con)
-    terms = _keys(con, snapshot, policies)
-    _reversals(con)
-    _pooling(con, snapshot)
-    con.register("key_info", _key_info(terms))
-    catalogs = {i: p.catalog for i, p in enumerate(policies)}
-    load_catalogs(con, *catalog_tables(catalogs))
-    con.execute("""CREATE OR REPLACE TEMP TABLE ctx AS
-        SELECT k.claim_id, k.idx, i.catalog, k.person_type, k.sex, k.age, k.visit_type, k.level, i.default_b
-        FROM keyed k JOIN key_info i USING (key) WHERE k.reverses IS NULL""")
     try:
-        run_split(con, keep_lines)
-    except NoPolicyInForce as e:
-        raise NoPolicyInForce("", "", e.path) from None
+        terms = _split(con, snapshot, keep_lines)
+    except YibaoError:
+        check_line_claims(con)  # a refusal of the files comes first, as reading them in full makes it
+        raise
     chronic_slots(con)
     context_enums(con)
     claims = con.sql(f"""
@@ -292,3 +282,24 @@ def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot, 
     results(con, claims, chain, terms, snapshot.id)
     closing(con, chain)
     return VectorRun(con, terms, chain)
+
+
+def _split(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot, keep_lines: bool) -> TermsTable:
+    """Contexts, keys and the fee split (``claim_split``); the terms table the keys index."""
+    _rule_dates(con, snapshot)
+    policies = _policies(con, snapshot)
+    _persons(con)
+    terms = _keys(con, snapshot, policies)
+    _reversals(con)
+    _pooling(con, snapshot)
+    con.register("key_info", _key_info(terms))
+    catalogs = {i: p.catalog for i, p in enumerate(policies)}
+    load_catalogs(con, *catalog_tables(catalogs))
+    con.execute("""CREATE OR REPLACE TEMP TABLE ctx AS
+        SELECT k.claim_id, k.idx, i.catalog, k.person_type, k.sex, k.age, k.visit_type, k.level, i.default_b
+        FROM keyed k JOIN key_info i USING (key) WHERE k.reverses IS NULL""")
+    try:
+        run_split(con, keep_lines)
+    except NoPolicyInForce as e:
+        raise NoPolicyInForce("", "", e.path) from None
+    return terms

@@ -69,23 +69,35 @@ class Checker:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, view: str, name: str, columns: dict[str, str]) -> None:
         self.con, self.view, self.name, self.columns = con, view, name, columns
-        self.pending: list[tuple[str, str, str]] = []
+        self.pending: list[tuple[int, str, str, str]] = []
+        self.deferred: list[tuple[int, Callable[[], None]]] = []
+        self.stated = 0
         self.distinct: dict[str, tuple[list[Any], bool]] = {}
 
     def first(self, bad: str, column: str, reason: str) -> None:
         """Refuse the first row where ``bad`` holds (checked at the next :meth:`flush`)."""
-        self.pending.append((bad, column, reason))
+        self.pending.append((self.stated, bad, column, reason))
+        self.stated += 1
+
+    def defer(self, check: Callable[[], None]) -> None:
+        """A check made later, in passing, by a query that reads the rows anyway (it raises when it
+        fails). Should a check stated after it fail first, ``check`` runs before that refusal: the
+        order of refusals is the order of statement, whichever query finds them."""
+        self.deferred.append((self.stated, check))
+        self.stated += 1
 
     def flush(self) -> None:
         if not self.pending:
             return
         checks, self.pending = self.pending, []
         found = self.con.execute(
-            "SELECT " + ", ".join(f"min(_row) FILTER (WHERE {bad})" for bad, _, _ in checks) + f" FROM {self.view}"
+            "SELECT " + ", ".join(f"min(_row) FILTER (WHERE {bad})" for _, bad, _, _ in checks) + f" FROM {self.view}"
         ).fetchone()
         assert found is not None
-        for row, (_, column, reason) in zip(found, checks, strict=True):
+        for row, (stated, _, column, reason) in zip(found, checks, strict=True):
             if row is not None:
+                for _, check in (d for d in self.deferred if d[0] < stated):
+                    check()
                 raise InputError(f"{self.name}:{row}:{column}", reason)
 
     def exact(self, column: str) -> bool:
@@ -256,7 +268,9 @@ def _lines(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
     half_up = f"CAST(round({price} * {quantity} * 100) AS BIGINT)"  # DECIMAL round: half away from zero
     amount = ck.fen("amount") if "amount" in ck.columns else "0"
     amount = f"CASE WHEN amount IS NULL THEN {half_up} ELSE {amount} END" if "amount" in ck.columns else half_up
-    ck.first("claim_id NOT IN (SELECT claim_id FROM claims)", "claim_id", "费用明细所属理赔不存在")
+    # a line of no claim, and a claim without lines, are found by the fee split's own join of lines to
+    # claims (:func:`check_line_claims`): two scans and two hash tables of the lines file fewer
+    ck.defer(lambda: _orphan(con, name))
     declared = ck.mapped("declared_class", _parse(lambda f: CLASSES.get(f.choice("x", {k: k for k in CLASSES},
                                                                                   required=False) or "", None)))  # fmt: skip
     indication = ck.mapped("indication_met", _parse(lambda f: f.flag("x", default=True)), "TRUE")
@@ -266,7 +280,37 @@ def _lines(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
                CAST(item_code AS VARCHAR) AS item_code, {amount} AS amount, {price} AS price,
                {quantity} AS quantity, {declared}::INTEGER AS declared_class, ({indication})::BOOLEAN AS indication_met
         FROM lines_raw""")
-    lonely = con.execute("""SELECT claim_id, _row FROM claims WHERE reverses IS NULL AND claim_id NOT IN
+    con.execute("CREATE OR REPLACE TEMP TABLE unchecked_lines AS SELECT ? AS name", [name])
+
+
+def _claims_now(con: duckdb.DuckDBPyConnection) -> str:
+    """The table holding every claim with its ``claim_id``, ``reverses`` and ``_row``: ``claims`` as read,
+    ``joined`` once the executor has replaced it (:func:`yibao.batch.vector._persons`)."""
+    return "claims" if _has_table(con, "claims") else "joined"
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone() == (1,))
+
+
+def _orphan(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    (row,) = con.execute(f"""SELECT min(_row) FROM lines_raw
+                             WHERE CAST(claim_id AS VARCHAR) NOT IN (SELECT claim_id FROM {_claims_now(con)})""").fetchone() or (None,)  # fmt: skip
+    if row is not None:
+        raise InputError(f"{name}:{row}:claim_id", "费用明细所属理赔不存在")
+
+
+def check_line_claims(con: duckdb.DuckDBPyConnection) -> None:
+    """The lines file's checks against the claims, if still to be made: every line belongs to a claim, every
+    claim that is not a reversal has lines. The fee split's join finds either in passing (lines it
+    could not place, claims it gave no total) and calls this to name the row; any refusal before the
+    split calls it first, so that these come before what the files' reading would have reached later."""
+    if not _has_table(con, "unchecked_lines"):
+        return
+    ((name,),) = con.execute("SELECT name FROM unchecked_lines").fetchall()
+    con.execute("DROP TABLE unchecked_lines")
+    _orphan(con, name)
+    lonely = con.execute(f"""SELECT claim_id, _row FROM {_claims_now(con)} WHERE reverses IS NULL AND claim_id NOT IN
                             (SELECT DISTINCT CAST(claim_id AS VARCHAR) FROM lines_raw) ORDER BY _row LIMIT 1""").fetchone()
     if lonely:
         raise InputError(f"claims:{lonely[1]}:claim_id", f"理赔 {lonely[0]} 没有费用明细")  # the claims file's row
@@ -362,4 +406,8 @@ def tables_from_parts(
     claims_name, lines_name, persons_name = names or (claims.name, lines.name, persons.name)
     _claims(con, claims, claims_name)
     _lines(con, lines, lines_name)
-    _persons(con, persons, persons_name)
+    try:
+        _persons(con, persons, persons_name)
+    except InputError:
+        check_line_claims(con)  # the lines file's refusal, had it been made in full, came first
+        raise

@@ -20,6 +20,7 @@ from decimal import Decimal
 import duckdb
 import pyarrow as pa
 
+from yibao.batch.vector_files import check_line_claims
 from yibao.engine.model import Person
 from yibao.engine.settle import area_of, context_of, rule_date_of
 from yibao.engine.terms import terms_for
@@ -63,7 +64,7 @@ WITH j AS (
            END AS reason,
            CASE WHEN coalesce(i.item_class, l.declared_class) <> 2 THEN 0 ELSE {ratio} END AS ratio
     FROM lines l
-    JOIN ctx c USING (claim_id)
+    LEFT JOIN ctx c USING (claim_id)  -- a line of no settleable claim: idx NULL (run_split)
     LEFT JOIN items i ON i.catalog = c.catalog AND i.code = l.item_code
 ), o AS (
     SELECT *, cls = 3 OR reason <> 0 AS excluded,
@@ -207,6 +208,18 @@ def run_split(con: duckdb.DuckDBPyConnection, keep_lines: bool = True) -> None:
         con.execute(f"CREATE OR REPLACE TABLE claim_split AS SELECT {sums} FROM line_split GROUP BY idx")
     else:
         con.execute(f"CREATE OR REPLACE TABLE claim_split AS SELECT {sums} FROM ({split_sql(types)}) GROUP BY idx")
+    # lines the join could not place (idx NULL: a reversal's lines, or lines of no claim) or a claim
+    # left without a total: the file checks that name the row (nothing to do for the lines of reversals)
+    ((unplaced, placed),) = con.execute(
+        "SELECT count(*) FILTER (WHERE idx IS NULL), count(idx) FROM claim_split"
+    ).fetchall()
+    ((settleable,),) = con.execute("SELECT count(*) FROM ctx").fetchall()
+    if unplaced or placed != settleable:
+        check_line_claims(con)
+    con.execute("DROP TABLE IF EXISTS unchecked_lines")  # checked in passing
+    con.execute("DELETE FROM claim_split WHERE idx IS NULL")
+    if keep_lines:
+        con.execute("DELETE FROM line_split WHERE idx IS NULL")
     missing = _first(con, "missing")
     if missing:
         code = con.execute("""SELECT l.item_code FROM lines l LEFT JOIN ctx c USING (claim_id)
