@@ -28,10 +28,9 @@ import numpy as np
 import pyarrow as pa
 
 from yibao.batch.vector_chain import Chain
+from yibao.batch.vector_claims import claims_in_order
 from yibao.batch.vector_files import check_line_claims
 from yibao.batch.vector_output import (
-    RESULT_CONTEXT,
-    chain_arrays,
     chronic_slots,
     closing,
     context_enums,
@@ -256,23 +255,10 @@ def settle_vectorised(con: duckdb.DuckDBPyConnection, snapshot: PolicySnapshot, 
         raise
     chronic_slots(con)
     context_enums(con)
-    claims = con.sql(f"""
-        SELECT k.key, k.g,
-               k.level, coalesce(k.transfer_from, -1) AS transfer_from, k.day_surgery, k.waiting,
-               k.account_use, coalesce(k.mutual_aid_balance, 0) AS mutual_aid_balance, coalesce(k.cap_raise, 0) AS cap_raise,
-               coalesce(o.idx, -1) AS orig,
-               coalesce(s.total, 0) AS total, coalesce(s.full_self_pay, 0) AS full_self_pay,
-               coalesce(s.over_limit, 0) AS over_limit, coalesce(s.self_pay_first, 0) AS self_pay_first,
-               coalesce(s.policy_range, 0) AS policy_range, coalesce(cs.slot, -1) AS slot, k.disease,
-               {RESULT_CONTEXT}
-        FROM keyed k LEFT JOIN claim_split s ON s.idx = k.idx LEFT JOIN reversal o ON o.ridx = k.idx
-        LEFT JOIN chronic_slot cs ON cs.g = k.g AND cs.disease = k.disease AND k.visit_type = 'chronic'
-        JOIN pooling rg ON rg.insured_region = coalesce(o.insured_region, k.insured_region)
-        ORDER BY k.idx""").to_arrow_table()
-    # what the claims query read is not needed again: its memory goes before the chain's arrays and
-    # the results are made (``line_split`` stays where lines are kept)
+    C, claims = claims_in_order(con)
+    # what was read is not needed again: its memory goes before the chain's arrays and the results
+    # are made (``line_split`` stays where lines are kept)
     con.execute("DROP VIEW keyed; DROP TABLE joined; DROP TABLE ctx; DROP TABLE claim_split; DROP TABLE reversal")
-    C = chain_arrays(claims)
     S = opening(con)
     CH = {name: np.asarray(v, dtype=np.int64) for name, v in
           con.execute("SELECT deductible_paid, paid FROM chronic_slot ORDER BY slot").fetchnumpy().items()}  # fmt: skip

@@ -1,7 +1,7 @@
 """The vectorised executor's outputs: per-claim results and closing accumulators, in the scalar files' columns.
 
-Nothing is joined or sorted here. The claims arrive from :func:`yibao.batch.vector.settle_vectorised`
-as one Arrow table in settlement order, the chain's outputs are arrays in the same order, and
+Nothing is joined or sorted here. The claims' result context arrives from
+:func:`yibao.batch.vector_claims.claims_in_order` as one Arrow table in settlement order, the chain's outputs are arrays in the same order, and
 ``persons`` is ordered by (person_id, year) with the state arrays indexed by its row number; so
 ``results`` and ``closing`` are views over one Arrow table each, the columns side by side
 (zero-copy), and COPY streams them to Parquet in that order. The few per-key and per-mask strings (fund codes,
@@ -29,19 +29,6 @@ from yibao.engine.result import (
     pooled_fund_code,
 )
 
-#: what the chain reads per claim (integers, booleans), from the ordered claims table
-CHAIN_COLUMNS = ("key", "g", "level", "transfer_from", "day_surgery", "waiting", "account_use",
-                 "mutual_aid_balance", "cap_raise", "orig", "total", "full_self_pay", "over_limit", "self_pay_first",
-                 "policy_range", "slot")  # fmt: skip
-#: what a result row takes from its claim (a reversal: its original's visit type, rule date, year and key).
-#: Text with few values travels as ENUMs (:func:`context_enums`) and the rule date as a DATE: the
-#: claims query sorts these rows, and a sort moves strings (measured at 170 M lines: 16.6 s with
-#: every column as text, 5.5 s unsorted); the results view turns them back into text.
-RESULT_CONTEXT = """k.claim_id, k.person_id, rg.pooling::e_region AS region, k.scheme::e_scheme AS scheme,
-    k.person_type::e_person_type AS person_type, k.assistance_category::e_category AS assistance_category,
-    coalesce(o.visit_type, k.visit_type)::e_visit AS r_visit_type, k.level::BIGINT AS hospital_level,
-    coalesce(o.rule_date, k.rule_date) AS r_rule_date, coalesce(o.year, k.year)::BIGINT AS r_year,
-    k.reverses, coalesce(o.key, k.key) AS r_key"""
 _ENUMS = {
     "e_region": "SELECT DISTINCT pooling FROM pooling",
     "e_scheme": "SELECT DISTINCT scheme FROM persons WHERE scheme IS NOT NULL",
@@ -52,7 +39,8 @@ _ENUMS = {
 
 
 def context_enums(con: duckdb.DuckDBPyConnection) -> None:
-    """The ENUM types :data:`RESULT_CONTEXT` casts to, from the values present in this batch."""
+    """The ENUM types of the result context (:func:`yibao.batch.vector_claims.claims_in_order`), from
+    the values present in this batch: few-valued text travels as dictionary indices, not strings."""
     for name, values in _ENUMS.items():
         con.execute(f"DROP TYPE IF EXISTS {name}")
         con.execute(f"CREATE TYPE {name} AS ENUM ({values})")
@@ -82,30 +70,6 @@ def opening(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
     """The opening accumulators of every person-year, indexed by its row in ``persons``."""
     found = con.execute(f"SELECT {', '.join(STATE)} FROM persons").fetchnumpy()  # in row order
     return {name: np.asarray(v, dtype=np.int64).copy() for name, v in found.items()}
-
-
-def chain_arrays(claims: pa.Table) -> dict[str, Any]:
-    C: dict[str, Any] = {}
-    for name in CHAIN_COLUMNS:
-        v = claims.column(name).to_numpy()
-        C[name] = v.astype(bool) if name in ("day_surgery", "waiting") else v.astype(np.int64, copy=False)
-    C["rank"] = rank_in_group(C["g"])
-    C["disease"] = claims.column("disease")  # read only for an error message
-    return C
-
-
-def rank_in_group(g: np.ndarray) -> np.ndarray:
-    """Each claim's place among its person-year's claims (0, 1, …), claims being in settlement order.
-
-    NumPy rather than a SQL window: a stable sort of the (nearly sorted) person-year index is a
-    fraction of ``row_number() OVER (PARTITION BY g ORDER BY idx)`` and its chunked output."""
-    order = np.argsort(g, kind="stable")
-    sorted_g = g[order]
-    start = np.flatnonzero(np.r_[True, sorted_g[1:] != sorted_g[:-1]])
-    within = np.arange(len(g), dtype=np.int64) - np.repeat(start, np.diff(np.r_[start, len(g)]))
-    rank = np.empty_like(within)
-    rank[order] = within
-    return rank
 
 
 def _codes(values: list[str], index: np.ndarray) -> pa.DictionaryArray:
