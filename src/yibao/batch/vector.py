@@ -134,15 +134,17 @@ def _persons(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(f"""CREATE OR REPLACE TEMP TABLE joined AS
         SELECT *, hash(p, {", ".join(_CONTEXT)}) AS h FROM (
-        SELECT o.rowid AS idx, d.*, a.p, year(d.rule_date) AS year, p.scheme, p.person_type, p.age, p.sex, p.assistance_category,
+        SELECT o.rowid AS idx, d.* EXCLUDE (settlement_date, admission_date, discharge_date, basis), a.p,
+               year(d.rule_date) AS year, p.scheme, p.person_type, p.age, p.sex, p.assistance_category,
                p.civil_servant, p.cap_raise, p.region AS state_region, p.rowid AS g,
                p.benefits_from IS NOT NULL AND
                  (CASE WHEN d.visit_type = 'inpatient' AND d.admission_date IS NOT NULL THEN d.admission_date
                        ELSE d.settlement_date END) < p.benefits_from AS waiting
         FROM dated d JOIN settle_order o USING (_row) JOIN policy_at a USING (insured_region, rule_date)
         LEFT JOIN persons p ON p.person_id = d.person_id AND p.year = year(d.rule_date))""")
-    # joined carries every column of claims: the claims table goes, and its memory with it (at 170 M
-    # fee lines a gigabyte or two that the chain and the results need)
+    # joined carries every column of claims that later stages read (the dates are read once, here): the
+    # claims table goes, and its memory with it (at 170 M fee lines a gigabyte or two that the chain
+    # and the results need)
     con.execute("DROP VIEW dated; DROP TABLE settle_order; DROP TABLE claims")
     lost = con.execute("SELECT claim_id, person_id, year FROM joined WHERE g IS NULL ORDER BY idx LIMIT 1").fetchone()
     if lost:
