@@ -106,45 +106,54 @@ class Checker:
         return kind.startswith("DECIMAL") or kind in _EXACT
 
     def prefetch(self, *columns: str) -> None:
-        """The distinct values of low-cardinality columns, all in one scan."""
+        """The distinct values of low-cardinality columns (all in one scan), each with its text as the
+        scalar reader sees it (trimmed; blank is empty)."""
         present = [c for c in columns if c in self.columns]
         if not present:
             return
-        raws = [_raw(c) for c in present]
-        parts = [f"list(DISTINCT {r}) FILTER (WHERE {r} IS NOT NULL), bool_or({r} IS NULL)" for r in raws]
+        parts = [f"list(DISTINCT {c}) FILTER (WHERE {c} IS NOT NULL), bool_or({c} IS NULL)" for c in present]
         found = self.con.execute(f"SELECT {', '.join(parts)} FROM {self.view}").fetchone()
         assert found is not None
         for i, column in enumerate(present):
-            self.distinct[column] = (sorted(found[2 * i] or []), bool(found[2 * i + 1]))
+            values = found[2 * i] or []
+            (texts,) = self.con.execute(f"SELECT list_transform(?::{self.columns[column]}[], lambda v: {_raw('v')})",
+                                        [values]).fetchone() or ([],)  # fmt: skip
+            self.distinct[column] = (list(zip(values, texts, strict=True)), bool(found[2 * i + 1]))
 
     def text(self, column: str, default: str = "''") -> str:
         return f"CAST({column} AS VARCHAR)" if column in self.columns else default
 
     def mapped(self, column: str, parse: Callable[[Any], Any], default: str = "NULL") -> str:
-        """A SQL CASE giving each distinct raw value what the scalar parser makes of it."""
+        """A SQL CASE giving each distinct value what the scalar parser makes of its text.
+
+        The CASE compares the column as the file stores it (an integer, a boolean, text as it is), not
+        its trimmed text: no cast and trim per row (at 170 M fee lines, a second or more a column)."""
         if column not in self.columns:
             return default
-        raw = _raw(column)
         if column not in self.distinct:
             self.prefetch(column)
-        values, has_null = self.distinct[column]
-        cases = []
-        for value in [*values, *([None] if has_null else [])]:
+        pairs, has_null = self.distinct[column]
+        texts = sorted({t for _, t in pairs if t is not None})
+        blank = has_null or any(t is None for _, t in pairs)
+        parsed: dict[str, Any] = {}
+        for text in [*texts, *([None] if blank else [])]:
             try:
-                parsed = parse(value)
+                value = parse(text)
             except InputError as e:
                 self.flush()  # a check stated earlier fails first
-                where = "IS NULL" if value is None else "= " + _lit(value)
-                self.first(f"{raw} {where}", column, e.reason)
+                where = "IS NULL" if text is None else "= " + _lit(text)
+                self.first(f"{_raw(column)} {where}", column, e.reason)
                 self.flush()
                 raise
-            if value is not None:
-                cases.append(f"WHEN {_lit(value)} THEN {_lit(parsed)}")
+            if text is not None:
+                parsed[text] = value
         try:
             null = _lit(parse(None))
         except InputError:  # no row is empty here (an empty one was refused above)
             null = "NULL"
-        return f"CASE {raw} {' '.join(cases)} ELSE {null} END" if cases else null
+        kind = self.columns[column]
+        cases = [f"WHEN {_stored(v, kind)} THEN {_lit(parsed[t])}" for v, t in pairs if t is not None]
+        return f"CASE {column} {' '.join(cases)} ELSE {null} END" if cases else null
 
     def fen(self, column: str, required: bool = False) -> str:
         """A yuan column in fen: exact, at most two decimals."""
@@ -184,6 +193,15 @@ def _scale(kind: str) -> int:
 
 def _raw(column: str) -> str:
     return f"NULLIF(trim(CAST({column} AS VARCHAR)), '')"
+
+
+def _stored(value: object, kind: str) -> str:
+    """A literal of the column's own type (``kind``, as DESCRIBE names it)."""
+    if kind == "VARCHAR":
+        return _lit(str(value))
+    if kind == "BOOLEAN" or kind in _EXACT:
+        return _lit(value)
+    return f"CAST({_lit(str(value))} AS {kind})"
 
 
 def _lit(value: object) -> str:
