@@ -154,23 +154,27 @@ def closing(con: duckdb.DuckDBPyConnection, chain: Chain) -> None:
     n = len(chain.S["account_balance"])
     had = np.zeros(n, dtype=bool)
     had[chain.C["g"]] = True
-    slots = con.execute("SELECT g, disease FROM chronic_slot ORDER BY slot").fetchall()
-    chronic: dict[int, list[tuple[str, int, int]]] = {}
-    for (g, disease), d, p in zip(slots, chain.CH["deductible_paid"].tolist(), chain.CH["paid"].tolist(), strict=True):
-        if d or p:
-            chronic.setdefault(g, []).append((disease, d, p))
-    # json.dumps(..., sort_keys=True) of {disease: {"deductible_paid": d, "paid": p}}, written out:
-    # a city-year has a million such objects, and the general encoder is most of this step's time
-    texts = ["{}", *("{" + ", ".join(f'{_json_text(k)}: {{"deductible_paid": {d}, "paid": {p}}}' for k, d, p in sorted(v))
-                     + "}" for v in chronic.values())]  # fmt: skip
+    # json.dumps(..., sort_keys=True) of {disease: {"deductible_paid": d, "paid": p}} per person-year,
+    # written out by DuckDB (a city-year has a million such objects): slots are in (g, disease) order,
+    # the keys as json writes them (ASCII escapes), once per distinct disease
+    con.register("slot_state", pa.table({"slot": np.arange(len(chain.CH["paid"]), dtype=np.int64),
+                                         "d": chain.CH["deductible_paid"], "p": chain.CH["paid"]}))  # fmt: skip
+    diseases = [d for (d,) in con.execute("SELECT DISTINCT disease FROM chronic_slot").fetchall()]
+    con.register("disease_key", pa.table({"disease": pa.array(diseases, pa.string()),
+                                          "key": [_json_text(d) for d in diseases]}))  # fmt: skip
+    found = con.sql("""
+        SELECT cs.g, '{' || string_agg(k.key || ': {"deductible_paid": ' || s.d || ', "paid": ' || s.p || '}', ', '
+                                       ORDER BY cs.slot) || '}' AS text
+        FROM chronic_slot cs JOIN slot_state s USING (slot) JOIN disease_key k USING (disease)
+        WHERE s.d <> 0 OR s.p <> 0 GROUP BY cs.g""").to_arrow_table()
     index = np.zeros(n, dtype=np.int32)
-    index[list(chronic)] = np.arange(1, len(texts), dtype=np.int32)
+    index[found.column("g").to_numpy()] = np.arange(1, found.num_rows + 1, dtype=np.int32)
+    texts = pa.concat_arrays([pa.array(["{}"], pa.string()), *found.column("text").cast(pa.string()).chunks])
     table = con.sql("SELECT person_id, scheme, region, year::BIGINT AS year, chronic FROM persons").to_arrow_table()
     for name in STATE:
         table = table.append_column(name, pa.array(chain.S[name]))
     table = table.append_column("_had", pa.array(had))
-    table = table.append_column("_chronic", pa.DictionaryArray.from_arrays(pa.array(index, pa.int32()),
-                                                                           pa.array(texts, pa.string())))  # fmt: skip
+    table = table.append_column("_chronic", pa.DictionaryArray.from_arrays(pa.array(index, pa.int32()), texts))
     con.register("closing_out", table)
     con.execute(f"""CREATE OR REPLACE TEMP VIEW closing AS
         SELECT person_id, scheme, region, year, {", ".join(STATE)},
