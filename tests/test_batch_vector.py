@@ -132,3 +132,17 @@ def test_a_chronic_claim_without_terms_is_refused_as_the_scalar_refuses_it(snap:
     with pytest.raises(InputError, match="门诊慢特病病种") as got:
         settle_vectorised(con, snap)
     assert got.value.reason == want.value.reason
+
+
+def test_distinct_masks_by_counting_equal_numpy_unique() -> None:
+    """The results' exception masks are made distinct by counting when small; any value by a sort."""
+    import numpy as np
+
+    from yibao.batch.vector_output import _distinct
+
+    rng = np.random.default_rng(5)
+    for values in (rng.integers(0, 40, 10_000), rng.integers(0, 1 << 40, 1_000), np.zeros(3, dtype=np.int64),
+                   np.array([], dtype=np.int64)):  # fmt: skip
+        want_u, want_ix = np.unique(values, return_inverse=True)
+        got_u, got_ix = _distinct(values)
+        assert got_u.tolist() == want_u.tolist() and got_ix.tolist() == want_ix.tolist()
