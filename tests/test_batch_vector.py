@@ -146,3 +146,16 @@ def test_distinct_masks_by_counting_equal_numpy_unique() -> None:
         want_u, want_ix = np.unique(values, return_inverse=True)
         got_u, got_ix = _distinct(values)
         assert got_u.tolist() == want_u.tolist() and got_ix.tolist() == want_ix.tolist()
+
+
+def test_rank_within_person_year_counts_the_earlier_claims_of_the_same_person_year() -> None:
+    """Both ways of ranking (runs where person-years never interleave, a stable sort where they do)
+    give each claim the number of earlier claims of its person-year."""
+    import numpy as np
+
+    from yibao.batch.vector_claims import rank_in_group
+
+    rng = np.random.default_rng(3)
+    for g in (np.sort(rng.integers(0, 50, 2_000)), rng.integers(0, 50, 2_000), np.array([], dtype=np.int64)):
+        want = [int(np.sum(g[:i] == g[i])) for i in range(len(g))]
+        assert rank_in_group(g).tolist() == want

@@ -417,6 +417,8 @@ class Chain:
 
     def _rounds(self, claims: I64) -> None:
         rank = self.C["rank"][claims]
+        if rank.max(initial=0) < 1 << 15:  # NumPy's stable sort of 16-bit integers is a radix sort
+            rank = rank.astype(np.int16)
         order = claims[np.argsort(rank, kind="stable")]
         bounds = np.searchsorted(self.C["rank"][order], np.arange(int(rank.max(initial=-1)) + 2))
         for r in range(len(bounds) - 1):
