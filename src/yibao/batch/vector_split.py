@@ -20,7 +20,7 @@ from decimal import Decimal
 import duckdb
 import pyarrow as pa
 
-from yibao.batch.vector_files import check_line_claims
+from yibao.batch.vector_files import VISITS, check_line_claims
 from yibao.engine.model import Person
 from yibao.engine.settle import area_of, context_of, rule_date_of
 from yibao.engine.terms import terms_for
@@ -35,6 +35,19 @@ REASONS = ("", "R-sex", "R-age", "R-visit", "R-level", "R-indication")
 
 
 _REASON_TEXT = "CASE reason " + " ".join(f"WHEN {i} THEN '{r}'" for i, r in enumerate(REASONS)) + " END"
+
+
+#: visit types as bits: an item's allowed visit types one integer, a line's check one AND (not a
+#: list search per line); ``restricted`` says whether an item has any restriction to check at all
+_VISIT_BIT = "CASE visit_type " + " ".join(f"WHEN '{v}' THEN {1 << i}" for i, v in enumerate(VISITS)) + " ELSE 0 END"
+_VISIT_MASK = (
+    "CASE WHEN a.visit_types IS NULL THEN NULL ELSE 0 "
+    + "".join(
+        f"+ CASE WHEN list_contains(string_split(a.visit_types, ';'), '{v}') THEN {1 << i} ELSE 0 END "
+        for i, v in enumerate(VISITS)
+    )
+    + "END"
+)
 
 
 def split_sql(types: Sequence[str] = ()) -> str:
@@ -53,18 +66,18 @@ WITH j AS (
            coalesce(i.item_class, l.declared_class) AS cls,
            i.payment_standard AS cap,
            CASE
-             WHEN i.code IS NULL THEN 0
+             WHEN i.code IS NULL OR NOT i.restricted THEN 0
              WHEN i.sex IS NOT NULL AND i.sex <> c.sex THEN 1
              WHEN i.age_min IS NOT NULL AND c.age < i.age_min THEN 2
              WHEN i.age_max IS NOT NULL AND c.age > i.age_max THEN 2
-             WHEN i.visit_types IS NOT NULL AND NOT list_contains(i.visit_types, c.visit_type) THEN 3
+             WHEN i.visit_mask IS NOT NULL AND i.visit_mask & c.visit_bit = 0 THEN 3
              WHEN i.min_level IS NOT NULL AND c.level < i.min_level THEN 4
              WHEN i.indication_required AND NOT l.indication_met THEN 5
              ELSE 0
            END AS reason,
            CASE WHEN coalesce(i.item_class, l.declared_class) <> 2 THEN 0 ELSE {ratio} END AS ratio
     FROM lines l
-    LEFT JOIN ctx c USING (claim_id)  -- a line of no settleable claim: idx NULL (run_split)
+    LEFT JOIN (SELECT *, {_VISIT_BIT} AS visit_bit FROM ctx) c USING (claim_id)  -- no claim: idx NULL (run_split)
     LEFT JOIN items i ON i.catalog = c.catalog AND i.code = l.item_code
 ), o AS (
     SELECT *, cls = 3 OR reason <> 0 AS excluded,
@@ -175,8 +188,11 @@ def load_catalogs(con: duckdb.DuckDBPyConnection, items: pa.Table, by_type: pa.T
                     f"AND t_{i}.person_type = {_literal(t)}" for i, t in enumerate(types))  # fmt: skip
     cap = _cap_type([v for v in items.column("payment_standard").to_pylist() if v is not None])
     con.execute(f"""CREATE OR REPLACE TABLE items AS
-                    SELECT a.* REPLACE (CAST(a.payment_standard AS {cap}) AS payment_standard,
-                                        string_split(a.visit_types, ';') AS visit_types){pivot}
+                    SELECT a.* EXCLUDE (visit_types) REPLACE (CAST(a.payment_standard AS {cap}) AS payment_standard),
+                           {_VISIT_MASK} AS visit_mask,
+                           a.sex IS NOT NULL OR a.age_min IS NOT NULL OR a.age_max IS NOT NULL
+                             OR a.visit_types IS NOT NULL OR a.min_level IS NOT NULL
+                             OR coalesce(a.indication_required, FALSE) AS restricted{pivot}
                     FROM items_arrow a{joins}""")
 
 
