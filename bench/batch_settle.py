@@ -10,9 +10,8 @@ batch files, then times: reading the files; the scalar executor settling every c
 chain: split, deductible, funds, 大病, 救助, account); the scalar fee split alone
 (``engine.fee_split.split_fee_lines`` per claim, under the same policy context); the vectorised split
 (building the Arrow tables and the DuckDB query), and checks the two splits agree. Reports claims/s
-and fee lines/s and peak memory. It reports; it does not assert. The full vectorised executor (every
-rule, the issue's 14 M settlements in ≤ 60 s) is not built yet: these are the first figures.
-"""
+and fee lines/s and peak memory. It reports; it does not assert. The whole vectorised executor (every
+rule) at city scale is measured by ``bench/batch_city.py``."""
 
 from __future__ import annotations
 
