@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from yibao.api.jsonout import amount, ratio
 from yibao.engine.result import FUND_NAMES, LineSplit
 from yibao.io.settlement_json import SETLINFO_AMOUNTS, setlinfo
 from yibao.service.registry import age_on
 from yibao.service.settling import Outcome
-from yibao.store.models import FeeLine
 from yibao.store.pii import mask_certno
 
 TIME = "%Y-%m-%d %H:%M:%S"
@@ -68,16 +68,16 @@ def _num(text: object) -> object:
     return Decimal(str(text))
 
 
-def fee_results(pairs: list[tuple[FeeLine, LineSplit]]) -> list[dict[str, object]]:
+def fee_results(pairs: list[tuple[dict[str, Any], LineSplit]]) -> list[dict[str, object]]:
     """2204 / 2301 ``result[]``: each line's split."""
     out = []
     for row, split in pairs:
         out.append(
             {
-                "feedetl_sn": row.feedetl_sn,
-                "det_item_fee_sumamt": amount(row.amount),
-                "cnt": row.quantity,
-                "pric": row.price,
+                "feedetl_sn": row["feedetl_sn"],
+                "det_item_fee_sumamt": amount(row["amount"]),
+                "cnt": row["quantity"],
+                "pric": row["price"],
                 "pric_uplmt_amt": _num(split.price_cap) if split.price_cap else amount(0),
                 "selfpay_prop": ratio(split.self_pay_first_ratio),
                 "fulamt_ownpay_amt": amount(split.full_self_pay),
@@ -86,7 +86,7 @@ def fee_results(pairs: list[tuple[FeeLine, LineSplit]]) -> list[dict[str, object
                 "inscp_scp_amt": amount(split.policy_range),
                 "chrgitm_lv": f"0{split.item_class}",
                 "med_chrgitm_type": "",
-                "lmt_used_flag": "1" if row.indication_met else "0",
+                "lmt_used_flag": "1" if row["indication_met"] else "0",
                 "memo": split.reason,
             }
         )

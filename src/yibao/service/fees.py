@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from yibao.engine.model import Claim
@@ -21,9 +22,11 @@ from yibao.money import decimal_to_fen_half_up
 from yibao.service.platform import Platform
 from yibao.service.registry import engine_person, enrolment_on
 from yibao.service.visits import CANCELLED, SETTLED
+from yibao.store.db import insert_rows
 from yibao.store.models import FeeLine, Person, Visit
 
 ALL = "0000"  # spec 2205/2302: withdraw every line
+_SERIALS = select(FeeLine.feedetl_sn).where(FeeLine.mdtrt_id == bindparam("mdtrt_id"))
 
 
 def engine_line(row: FeeLine) -> EngineFeeLine:
@@ -56,14 +59,16 @@ def visit_claim(visit: Visit, lines: tuple[EngineFeeLine, ...], on: datetime) ->
     )
 
 
-def upload(session: Session, platform: Platform, visit: Visit, items: list[Fields]) -> list[tuple[FeeLine, LineSplit]]:
-    """Store the lines and answer each one's split."""
+def upload(
+    session: Session, platform: Platform, visit: Visit, items: list[Fields]
+) -> list[tuple[dict[str, Any], LineSplit]]:
+    """Store the lines and answer each one's split (each line as the columns stored)."""
     if visit.status in (SETTLED, CANCELLED):
         raise InputError("mdtrt_id", f"就诊已{'结算' if visit.status == SETTLED else '撤销'}，不能再上传费用明细")
     if not items:
         raise InputError("feedetail", "费用明细不能为空")
-    existing = set(session.scalars(select(FeeLine.feedetl_sn).where(FeeLine.mdtrt_id == visit.mdtrt_id)))
-    rows: list[FeeLine] = []
+    existing = set(session.scalars(_SERIALS, {"mdtrt_id": visit.mdtrt_id}))
+    rows: list[dict[str, Any]] = []
     for f in items:
         sn = f.text("feedetl_sn", max_len=25)
         if sn in existing:
@@ -93,44 +98,57 @@ def upload(session: Session, platform: Platform, visit: Visit, items: list[Field
         approved = f.text("hosp_appr_flag", required=False, default="1") != "2"
         indication = f.flag("lmt_used_flag", default=True) if f.has("lmt_used_flag") else approved
         rows.append(
-            FeeLine(
-                mdtrt_id=visit.mdtrt_id,
-                feedetl_sn=sn,
-                chrg_bchno=f.text("chrg_bchno", required=False, max_len=30),
-                item_code=f.text("med_list_codg", "hilist_code", max_len=50),
-                medins_item_code=f.text("medins_list_codg", required=False, max_len=50),
-                price=price,
-                quantity=qty,
-                amount=amount,
-                declared_class=CLASSES[level] if level else None,
-                indication_met=indication and approved,
-                status="active",
-                setl_id=None,
-            )
+            {
+                "mdtrt_id": visit.mdtrt_id,
+                "feedetl_sn": sn,
+                "chrg_bchno": f.text("chrg_bchno", required=False, max_len=30),
+                "item_code": f.text("med_list_codg", "hilist_code", max_len=50),
+                "medins_item_code": f.text("medins_list_codg", required=False, max_len=50),
+                "price": price,
+                "quantity": qty,
+                "amount": amount,
+                "declared_class": CLASSES[level] if level else None,
+                "indication_met": indication and approved,
+                "status": "active",
+                "setl_id": None,
+            }
         )
     splits = _splits(session, platform, visit, rows)
     for row, split in zip(rows, splits, strict=True):
-        row.item_class = split.item_class
-        row.full_self_pay = split.full_self_pay
-        row.over_limit = split.over_limit
-        row.self_pay_first = split.self_pay_first
-        row.policy_range = split.policy_range
-        row.self_pay_first_ratio = split.self_pay_first_ratio
-        row.price_cap = split.price_cap
-        row.reason = split.reason
-        session.add(row)
-    session.flush()
+        row.update(
+            item_class=split.item_class,
+            full_self_pay=split.full_self_pay,
+            over_limit=split.over_limit,
+            self_pay_first=split.self_pay_first,
+            policy_range=split.policy_range,
+            self_pay_first_ratio=split.self_pay_first_ratio,
+            price_cap=split.price_cap,
+            reason=split.reason,
+        )
+    insert_rows(session, FeeLine, rows)
     return list(zip(rows, splits, strict=True))
 
 
-def _splits(session: Session, platform: Platform, visit: Visit, rows: list[FeeLine]) -> list[LineSplit]:
+def _splits(session: Session, platform: Platform, visit: Visit, rows: list[dict[str, Any]]) -> list[LineSplit]:
     on = platform.clock()
     person = session.get(Person, visit.psn_no)
     enrolment = enrolment_on(session, visit.psn_no, visit.insutype, visit.begin_time.date())
     assert person is not None
     if enrolment is None:
         raise InputError("psn_no", "就诊日期无有效参保记录")
-    claim = visit_claim(visit, tuple(engine_line(r) for r in rows), on)
+    lines = tuple(
+        EngineFeeLine(
+            item_code=r["item_code"],
+            amount=r["amount"],
+            price=r["price"],
+            quantity=r["quantity"],
+            declared_class=r["declared_class"],
+            indication_met=r["indication_met"],
+            line_no=r["feedetl_sn"],
+        )
+        for r in rows
+    )
+    claim = visit_claim(visit, lines, on)
     try:
         return split_lines(
             claim,

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from yibao.errors import InputError
 from yibao.service.platform import Platform
 from yibao.service.settling import cancel_settlement
 from yibao.service.visits import cancel_visit, visit_of
+from yibao.store.db import insert_rows
 from yibao.store.models import Message
 from yibao.store.models import Settlement as SettlementRow
 
@@ -21,8 +23,12 @@ REVERSIBLE = {"2102": ("pharmacy",), "2207": ("outpatient", "chronic"), "2304": 
 DONE, REVERSED, TOMBSTONE = "done", "reversed", "tombstone"
 
 
+_MESSAGE = select(Message).where(Message.msgid == bindparam("msgid"))
+
+
 def recall(session: Session, msgid: str) -> Message | None:
-    return session.get(Message, msgid)
+    # a built statement, not session.get: every message asks this once, in a session of its own
+    return session.scalar(_MESSAGE, {"msgid": msgid})
 
 
 def remember(
@@ -35,17 +41,19 @@ def remember(
     setl_id: str | None = None,
     mdtrt_id: str | None = None,
 ) -> None:
-    session.add(
-        Message(
-            msgid=msgid,
-            infno=infno,
-            fixmedins_code=fixmedins_code,
-            received_at=at,
-            status=DONE,
-            response=response,
-            setl_id=setl_id,
-            mdtrt_id=mdtrt_id,
-        )
+    insert_rows(
+        session,
+        Message,
+        {
+            "msgid": msgid,
+            "infno": infno,
+            "fixmedins_code": fixmedins_code,
+            "received_at": at,
+            "status": DONE,
+            "response": response,
+            "setl_id": setl_id,
+            "mdtrt_id": mdtrt_id,
+        },
     )
 
 

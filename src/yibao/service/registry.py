@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from yibao.engine.model import Person as EnginePerson
@@ -34,19 +34,23 @@ def find_psn_no_by_certno(session: Session, cipher: PiiCipher, certno: str) -> s
     return session.scalar(select(Person.psn_no).where(Person.certno_hash == cipher.lookup_hash(certno)))
 
 
+#: built once: constructing a statement costs more CPU than PostgreSQL spends running it
+_ENROLMENT_ON = (
+    select(Enrolment)
+    .where(
+        Enrolment.psn_no == bindparam("psn_no"),
+        Enrolment.insutype == bindparam("insutype"),
+        Enrolment.begin_date <= bindparam("on"),
+        (Enrolment.end_date.is_(None)) | (Enrolment.end_date >= bindparam("on")),
+    )
+    .order_by(Enrolment.begin_date.desc())
+    .limit(1)
+)
+
+
 def enrolment_on(session: Session, psn_no: str, insutype: str, on: date) -> Enrolment | None:
     """The enrolment in force for a person and scheme on a date (the latest that started)."""
-    return session.scalar(
-        select(Enrolment)
-        .where(
-            Enrolment.psn_no == psn_no,
-            Enrolment.insutype == insutype,
-            Enrolment.begin_date <= on,
-            (Enrolment.end_date.is_(None)) | (Enrolment.end_date >= on),
-        )
-        .order_by(Enrolment.begin_date.desc())
-        .limit(1)
-    )
+    return session.scalar(_ENROLMENT_ON, {"psn_no": psn_no, "insutype": insutype, "on": on})
 
 
 def engine_person(

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -35,6 +35,7 @@ from yibao.service.ledger import stored_transfer
 from yibao.service.platform import Platform
 from yibao.service.registry import engine_person, enrolment_on
 from yibao.service.visits import DISCHARGED, OPEN, SETTLED
+from yibao.store.db import insert_rows
 from yibao.store.models import (
     Account,
     AccountMovement,
@@ -73,31 +74,40 @@ class Outcome:
 # -- accumulators and accounts ------------------------------------------------------------------
 
 
+_ACC_KEY = ("psn_no", "insutype", "region_code", "year")
+#: built once (constructing a statement costs more CPU than PostgreSQL spends running it)
+_ACC_LOCKED = select(Accumulator).where(*(getattr(Accumulator, k) == bindparam(k) for k in _ACC_KEY)).with_for_update()
+_ACC_CREATE = {
+    "postgresql": pg_insert(Accumulator).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(Accumulator).on_conflict_do_nothing(),
+}
+_ACCOUNT = select(Account).where(Account.psn_no == bindparam("psn_no"))
+_ACCOUNT_LOCKED = _ACCOUNT.with_for_update()
+_OPEN_LINES = (
+    select(FeeLine)
+    .where(FeeLine.mdtrt_id == bindparam("mdtrt_id"), FeeLine.status == "active", FeeLine.setl_id.is_(None))
+    .order_by(FeeLine.id)
+)
+# the same lines as _OPEN_LINES (the visit row is locked): one fixed statement, whatever their number
+_LINK_LINES = (
+    update(FeeLine)
+    .where(FeeLine.mdtrt_id == bindparam("b_mdtrt_id"), FeeLine.status == "active", FeeLine.setl_id.is_(None))
+    .values(setl_id=bindparam("b_setl_id"))
+)
+
+
 def _accumulator(session: Session, key: dict[str, object], lock: bool) -> Accumulator:
     if not lock:
-        found = session.get(Accumulator, (key["psn_no"], key["insutype"], key["region_code"], key["year"]))
+        found = session.get(Accumulator, tuple(key[k] for k in _ACC_KEY))
         return found if found is not None else Accumulator(**key, chronic="{}", **dict.fromkeys(COUNTERS, 0))
-    bind = session.get_bind()
-    assert isinstance(bind, Engine) or hasattr(bind, "dialect")
-    insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(Accumulator).values(**key).on_conflict_do_nothing())
-    row = session.scalar(
-        select(Accumulator)
-        .where(
-            Accumulator.psn_no == key["psn_no"],
-            Accumulator.insutype == key["insutype"],
-            Accumulator.region_code == key["region_code"],
-            Accumulator.year == key["year"],
-        )
-        .with_for_update()
-    )
+    session.execute(_ACC_CREATE[session.get_bind().dialect.name], key)
+    row = session.scalar(_ACC_LOCKED, key)
     assert row is not None
     return row
 
 
 def _account(session: Session, psn_no: str, lock: bool) -> Account:
-    stmt = select(Account).where(Account.psn_no == psn_no)
-    row = session.scalar(stmt.with_for_update() if lock else stmt)
+    row = session.scalar(_ACCOUNT_LOCKED if lock else _ACCOUNT, {"psn_no": psn_no})
     if row is None:
         row = Account(psn_no=psn_no, balance=0)
         if lock:
@@ -143,13 +153,7 @@ def settle_visit(
     insutype = data.text("insutype", required=False) or visit.insutype
     if insutype != visit.insutype:
         raise InputError(data.where("insutype"), "险种类型与就诊登记不符")
-    rows = list(
-        session.scalars(
-            select(FeeLine)
-            .where(FeeLine.mdtrt_id == visit.mdtrt_id, FeeLine.status == "active", FeeLine.setl_id.is_(None))
-            .order_by(FeeLine.id)
-        )
-    )
+    rows = list(session.scalars(_OPEN_LINES, {"mdtrt_id": visit.mdtrt_id}))
     if not rows:
         raise InputError("mdtrt_id", "没有待结算的费用明细")
     person = session.get(Person, visit.psn_no)
@@ -198,12 +202,11 @@ def settle_visit(
         _move(session, accounts[visit.psn_no], -result.account_pay, "settlement", setl_id, None, now)
         if payer:
             _move(session, accounts[payer], -result.mutual_aid_pay, "mutual_aid", setl_id, visit.psn_no, now)
-        session.add(_row(result, setl_id, visit, msgid, now, "settled", None, payer, platform))
-        session.flush()
-        for d in result.details:
-            session.add(_detail(setl_id, d))
+        insert_rows(session, SettlementRow, _row(result, setl_id, visit, msgid, now, "settled", None, payer, platform))
+        insert_rows(session, SettlementDetail, [_detail(setl_id, d) for d in result.details])
         session.execute(
-            update(FeeLine).where(FeeLine.id.in_([r.id for r in rows])).values(setl_id=setl_id),
+            _LINK_LINES,
+            {"b_mdtrt_id": visit.mdtrt_id, "b_setl_id": setl_id},
             execution_options={"synchronize_session": False},
         )
         _post_settlement(session, platform, result, setl_id, visit, enrolment.region_code, now)
@@ -257,10 +260,17 @@ def _move(
     if amount == 0:
         return
     account.balance += amount
-    session.add(
-        AccountMovement(
-            psn_no=account.psn_no, amount=amount, kind=kind, setl_id=setl_id, beneficiary_psn_no=beneficiary, at=at
-        )
+    insert_rows(
+        session,
+        AccountMovement,
+        {
+            "psn_no": account.psn_no,
+            "amount": amount,
+            "kind": kind,
+            "setl_id": setl_id,
+            "beneficiary_psn_no": beneficiary,
+            "at": at,
+        },
     )
 
 
@@ -287,35 +297,35 @@ def _row(
     reverses: str | None,
     payer: str | None,
     platform: Platform,
-) -> SettlementRow:
-    return SettlementRow(
-        setl_id=setl_id,
-        mdtrt_id=visit.mdtrt_id,
-        psn_no=visit.psn_no,
-        insutype=visit.insutype,
-        fixmedins_code=visit.fixmedins_code,
-        visit_type=s.visit_type,
-        med_type=visit.med_type,
-        clr_type=platform.codes.clr_type(visit.insured_region, s.visit_type),
-        clr_optins=s.region,
-        setl_time=now,
-        status=status,
-        reverses=reverses,
-        msgid=msgid,
-        mutual_aid_psn_no=payer,
+) -> dict[str, object]:
+    return {
+        "setl_id": setl_id,
+        "mdtrt_id": visit.mdtrt_id,
+        "psn_no": visit.psn_no,
+        "insutype": visit.insutype,
+        "fixmedins_code": visit.fixmedins_code,
+        "visit_type": s.visit_type,
+        "med_type": visit.med_type,
+        "clr_type": platform.codes.clr_type(visit.insured_region, s.visit_type),
+        "clr_optins": s.region,
+        "setl_time": now,
+        "status": status,
+        "reverses": reverses,
+        "msgid": msgid,
+        "mutual_aid_psn_no": payer,
         **settlement_amounts(s),
-    )
+    }
 
 
-def _detail(setl_id: str, d: FundDetail) -> SettlementDetail:
-    return SettlementDetail(
-        setl_id=setl_id,
-        fund_pay_type=d.fund_code,
-        inscp_scp_amt=d.base,
-        crt_payb_lmt_amt=d.limit_available,
-        fund_payamt=d.amount,
-        setl_proc_info=d.note[:400],
-    )
+def _detail(setl_id: str, d: FundDetail) -> dict[str, object]:
+    return {
+        "setl_id": setl_id,
+        "fund_pay_type": d.fund_code,
+        "inscp_scp_amt": d.base,
+        "crt_payb_lmt_amt": d.limit_available,
+        "fund_payamt": d.amount,
+        "setl_proc_info": d.note[:400],
+    }
 
 
 # -- cancel ----------------------------------------------------------------------------------
@@ -406,10 +416,12 @@ def cancel_settlement(
         if posted is not None:
             reversing = negated(posted, f"setl:{cancel_id}", TransferType.SETTLEMENT_CANCEL, now.date())
             platform.ledger.post(session, reversing, now)
-    session.add(_row(undone, cancel_id, visit, msgid, now, "reversal", original.setl_id, payer, platform))
-    session.flush()
-    for d in undone.details:
-        session.add(_detail(cancel_id, d))
+    insert_rows(
+        session,
+        SettlementRow,
+        _row(undone, cancel_id, visit, msgid, now, "reversal", original.setl_id, payer, platform),
+    )
+    insert_rows(session, SettlementDetail, [_detail(cancel_id, d) for d in undone.details])
     for line in session.scalars(select(FeeLine).where(FeeLine.setl_id == original.setl_id)):
         line.setl_id = None
     visit.status = DISCHARGED if visit.end_time is not None else OPEN

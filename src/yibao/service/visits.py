@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from yibao.engine.model import INPATIENT, OUTPATIENT
@@ -27,13 +27,14 @@ def institution(session: Session, code: str) -> Institution:
     return found
 
 
+_VISIT = select(Visit).where(Visit.mdtrt_id == bindparam("mdtrt_id"))
+_VISIT_LOCKED = _VISIT.with_for_update()
+
+
 def visit_of(session: Session, mdtrt_id: str, psn_no: str, fixmedins_code: str, lock: bool = False) -> Visit:
     """The visit, which must belong to this person and to this institution (an institution may
     only read and settle its own visits)."""
-    stmt = select(Visit).where(Visit.mdtrt_id == mdtrt_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    visit = session.scalar(stmt)
+    visit = session.scalar(_VISIT_LOCKED if lock else _VISIT, {"mdtrt_id": mdtrt_id})
     if visit is None or visit.fixmedins_code != fixmedins_code:
         raise InputError("mdtrt_id", f"就诊 {mdtrt_id} 不存在或不属于本机构")
     if psn_no and visit.psn_no != psn_no:

@@ -9,12 +9,12 @@ accumulator row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, Table, create_engine, event, insert
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///yibao.db"
 
@@ -59,3 +59,31 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit if the block returns, roll back if it raises."""
     with factory() as session, session.begin():
         yield session
+
+
+_INSERTS: dict[Any, tuple[Any, Any]] = {}
+
+
+def insert_rows(
+    session: Session, model: type[DeclarativeBase], rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+) -> None:
+    """INSERT rows that this transaction does not read back, through Core rather than the unit of
+    work: building, tracking and flushing ORM objects cost several times the statement itself on
+    the real-time path (bench/serve_profile.py). Pending ORM changes are flushed first, so foreign
+    keys see their parents.
+
+    Several rows go with ``RETURNING`` of the key, which makes SQLAlchemy send them as one
+    multi-row ``INSERT … VALUES`` ("insertmanyvalues"); without it psycopg runs an executemany,
+    prepares it, and then sends ``DEALLOCATE ALL`` after the next ROLLBACK — one more round trip
+    (bench/ledger.py found the same). The statements are built once per table."""
+    if not rows:
+        return
+    table = cast(Table, model.__table__)
+    built = _INSERTS.get(table)
+    if built is None:
+        one = insert(table)
+        built = _INSERTS[table] = (one, one.returning(*table.primary_key.columns))
+    if isinstance(rows, Mapping):
+        session.execute(built[0], rows)
+    else:
+        session.execute(built[1], list(rows))
