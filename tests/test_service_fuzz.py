@@ -469,6 +469,20 @@ def test_a_msgid_reused_for_another_transaction_is_refused(shared: World) -> Non
     w.refused(w.env("2207", settlement(w.visit, w.psn), msgid=msgid), "msgid", remembered_ok=False)
 
 
+def test_a_msgid_of_another_institution_is_refused_even_where_the_transaction_would_succeed(shared: World) -> None:
+    """The first try of a message does not look its msgid up: a 2201 that would register a visit must still be
+    refused, and leave nothing, when another institution's message holds that msgid."""
+    w = shared
+    msgid = w.client.msgid()
+    psn = new_person(w.platform)
+    first = w.send(w.env("2201", registration(psn), msgid=msgid))
+    assert envelope_of(first)["infcode"] == 0
+    other = w.env("2201", registration(psn), msgid=msgid, fixmedins_code="H44510200002", fixmedins_name="乡镇卫生院")
+    assert w.ok(w.env("2201", registration(psn), fixmedins_code="H44510200002"))["data"]["mdtrt_id"]  # it would
+    assert "其他机构" in w.refused(other, "msgid", remembered_ok=False)
+    assert w.send(w.env("2201", registration(psn), msgid=msgid)).text == first.text
+
+
 # -- hostile but well-formed bodies: the answer must still be an envelope ------------------------------
 
 

@@ -27,6 +27,7 @@ from yibao.api.transactions import TRANSACTIONS, Call
 from yibao.errors import InputError, YibaoError
 from yibao.service.messages import TOMBSTONE, recall, remember
 from yibao.service.platform import Platform
+from yibao.store.models import Message
 from yibao.store.pii import PiiLogFilter
 
 log = logging.getLogger("yibao.api")
@@ -82,28 +83,27 @@ class Gateway:
             return self._refusal(refmsgid, received, f"字段 infno：未知的交易编号 {env.infno}")
         for attempt in (1, 2):
             try:
-                return self._run(env, tx.writes, refmsgid, received)
+                # the first try does not look the msgid up: a repeat is rare and is caught anyway,
+                # by the message row's primary key on success or by the look-up before a refusal
+                return self._run(env, tx.writes, refmsgid, received, recall_first=attempt == 2)
             except IntegrityError:
-                # the same msgid committed concurrently (or an id collided): answer from what is stored
+                # the msgid is stored already (a repeat, a reused or reversed msgid, or the same
+                # msgid committed concurrently) or an id collided: the second try answers from the store
                 if attempt == 2:
                     log.exception("transaction %s failed twice on integrity", env.infno)
         return self._refusal(refmsgid, received, "平台繁忙，交易未处理，请以同一报文ID重试")
 
-    def _run(self, env: envelope.Envelope, writes: bool, refmsgid: str, received: datetime) -> str | FileAnswer:
+    def _run(
+        self, env: envelope.Envelope, writes: bool, refmsgid: str, received: datetime, recall_first: bool
+    ) -> str | FileAnswer:
         platform = self.platform
         session = platform.sessions()
         try:
             session.begin()
-            known = recall(session, env.msgid) if writes else None
+            known = recall(session, env.msgid) if writes and recall_first else None
             if known is not None:
                 session.rollback()
-                if known.status == TOMBSTONE:
-                    return self._refusal(refmsgid, received, "该报文已被冲正（2601），不再处理")
-                if known.fixmedins_code != env.fixmedins_code:
-                    return self._refusal(refmsgid, received, "字段 msgid：报文ID已被其他机构使用")
-                if known.infno != env.infno:
-                    return self._refusal(refmsgid, received, f"字段 msgid：报文ID已用于交易 {known.infno}")
-                return known.response
+                return self._known(known, env, refmsgid, received)
             call = Call(platform, session, env, received)
             try:
                 output = TRANSACTIONS[env.infno].handler(call)
@@ -131,14 +131,29 @@ class Gateway:
                 log.exception("transaction %s failed", env.infno)
                 return self._refusal(refmsgid, received, "平台内部错误，交易未处理，请稍后以同一报文ID重试")
             if writes:
-                # remember a business refusal too, so a repeat of this msgid gets the same answer
                 session.begin()
-                if recall(session, env.msgid) is None:
-                    remember(session, env.msgid, env.infno, env.fixmedins_code, received, refused)
+                known = recall(session, env.msgid)
+                if known is not None:
+                    # refused because the first time changed things (a repeated 2207 finds its visit
+                    # settled): the repeat gets the first answer
+                    session.rollback()
+                    return self._known(known, env, refmsgid, received)
+                # remember a business refusal too, so a repeat of this msgid gets the same answer
+                remember(session, env.msgid, env.infno, env.fixmedins_code, received, refused)
                 session.commit()
             return refused
         finally:
             session.close()
+
+    def _known(self, known: Message, env: envelope.Envelope, refmsgid: str, received: datetime) -> str:
+        """The answer to a msgid that is stored already."""
+        if known.status == TOMBSTONE:
+            return self._refusal(refmsgid, received, "该报文已被冲正（2601），不再处理")
+        if known.fixmedins_code != env.fixmedins_code:
+            return self._refusal(refmsgid, received, "字段 msgid：报文ID已被其他机构使用")
+        if known.infno != env.infno:
+            return self._refusal(refmsgid, received, f"字段 msgid：报文ID已用于交易 {known.infno}")
+        return known.response
 
     def _refusal(self, refmsgid: str, received: datetime, message: str) -> str:
         return dumps(envelope.answer(-1, refmsgid, received, self.platform.clock(), {}, message))

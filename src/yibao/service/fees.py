@@ -20,10 +20,10 @@ from yibao.io.claim_json import CLASSES
 from yibao.io.fields import Fields
 from yibao.money import decimal_to_fen_half_up
 from yibao.service.platform import Platform
-from yibao.service.registry import engine_person, enrolment_on
+from yibao.service.registry import engine_person, insured_on
 from yibao.service.visits import CANCELLED, SETTLED
 from yibao.store.db import insert_rows
-from yibao.store.models import FeeLine, Person, Visit
+from yibao.store.models import FeeLine, Visit
 
 ALL = "0000"  # spec 2205/2302: withdraw every line
 _SERIALS = select(FeeLine.feedetl_sn).where(FeeLine.mdtrt_id == bindparam("mdtrt_id"))
@@ -131,11 +131,10 @@ def upload(
 
 def _splits(session: Session, platform: Platform, visit: Visit, rows: list[dict[str, Any]]) -> list[LineSplit]:
     on = platform.clock()
-    person = session.get(Person, visit.psn_no)
-    enrolment = enrolment_on(session, visit.psn_no, visit.insutype, visit.begin_time.date())
-    assert person is not None
-    if enrolment is None:
+    found = insured_on(session, visit.psn_no, visit.insutype, visit.begin_time.date())
+    if found is None:
         raise InputError("psn_no", "就诊日期无有效参保记录")
+    person, enrolment = found
     lines = tuple(
         EngineFeeLine(
             item_code=r["item_code"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -34,15 +35,26 @@ def find_psn_no_by_certno(session: Session, cipher: PiiCipher, certno: str) -> s
     return session.scalar(select(Person.psn_no).where(Person.certno_hash == cipher.lookup_hash(certno)))
 
 
+def _in_force(insutype: object, on: object) -> tuple[Any, ...]:
+    return (
+        Enrolment.insutype == insutype,
+        Enrolment.begin_date <= on,
+        (Enrolment.end_date.is_(None)) | (Enrolment.end_date >= on),
+    )
+
+
 #: built once: constructing a statement costs more CPU than PostgreSQL spends running it
 _ENROLMENT_ON = (
     select(Enrolment)
-    .where(
-        Enrolment.psn_no == bindparam("psn_no"),
-        Enrolment.insutype == bindparam("insutype"),
-        Enrolment.begin_date <= bindparam("on"),
-        (Enrolment.end_date.is_(None)) | (Enrolment.end_date >= bindparam("on")),
-    )
+    .where(Enrolment.psn_no == bindparam("psn_no"), *_in_force(bindparam("insutype"), bindparam("on")))
+    .order_by(Enrolment.begin_date.desc())
+    .limit(1)
+)
+#: the person with that enrolment, in one statement (every registration, fee upload and settlement asks)
+_INSURED_ON = (
+    select(Person, Enrolment)
+    .join(Enrolment, Enrolment.psn_no == Person.psn_no)
+    .where(Person.psn_no == bindparam("psn_no"), *_in_force(bindparam("insutype"), bindparam("on")))
     .order_by(Enrolment.begin_date.desc())
     .limit(1)
 )
@@ -51,6 +63,12 @@ _ENROLMENT_ON = (
 def enrolment_on(session: Session, psn_no: str, insutype: str, on: date) -> Enrolment | None:
     """The enrolment in force for a person and scheme on a date (the latest that started)."""
     return session.scalar(_ENROLMENT_ON, {"psn_no": psn_no, "insutype": insutype, "on": on})
+
+
+def insured_on(session: Session, psn_no: str, insutype: str, on: date) -> tuple[Person, Enrolment] | None:
+    """The person and the enrolment in force on a date, or None when either is missing."""
+    row = session.execute(_INSURED_ON, {"psn_no": psn_no, "insutype": insutype, "on": on}).first()
+    return None if row is None else (row[0], row[1])
 
 
 def engine_person(

@@ -33,7 +33,7 @@ from yibao.io.settlement_json import setlinfo_fen
 from yibao.service.fees import engine_line, visit_claim
 from yibao.service.ledger import stored_transfer
 from yibao.service.platform import Platform
-from yibao.service.registry import engine_person, enrolment_on
+from yibao.service.registry import engine_person, enrolment_on, insured_on
 from yibao.service.visits import DISCHARGED, OPEN, SETTLED
 from yibao.store.db import insert_rows
 from yibao.store.models import (
@@ -156,10 +156,10 @@ def settle_visit(
     rows = list(session.scalars(_OPEN_LINES, {"mdtrt_id": visit.mdtrt_id}))
     if not rows:
         raise InputError("mdtrt_id", "没有待结算的费用明细")
-    person = session.get(Person, visit.psn_no)
-    enrolment = enrolment_on(session, visit.psn_no, visit.insutype, visit.begin_time.date())
-    if person is None or enrolment is None:
+    found = insured_on(session, visit.psn_no, visit.insutype, visit.begin_time.date())
+    if found is None:
         raise InputError("psn_no", "就诊日期无有效参保记录")
+    person, enrolment = found
     who = engine_person(person, enrolment, visit.begin_time.date(), platform.codes.person_type)
     flag = data.text("acct_used_flag", required=False, default="1")
     if flag not in ACCOUNT_FLAGS:

@@ -14,7 +14,7 @@ from yibao.engine.model import INPATIENT, OUTPATIENT
 from yibao.errors import InputError
 from yibao.io.fields import Fields
 from yibao.service.platform import Platform
-from yibao.service.registry import enrolment_on
+from yibao.service.registry import insured_on
 from yibao.store.models import Diagnosis, FeeLine, Institution, Person, Visit
 
 OPEN, DISCHARGED, SETTLED, CANCELLED = "open", "discharged", "settled", "cancelled"
@@ -43,12 +43,12 @@ def visit_of(session: Session, mdtrt_id: str, psn_no: str, fixmedins_code: str, 
 
 
 def _check_enrolled(session: Session, psn_no: str, insutype: str, on: datetime, field: str) -> str:
-    if session.get(Person, psn_no) is None:
-        raise InputError("psn_no", f"人员编号 {psn_no} 不存在")
-    enrolment = enrolment_on(session, psn_no, insutype, on.date())
-    if enrolment is None:
+    found = insured_on(session, psn_no, insutype, on.date())
+    if found is None:
+        if session.get(Person, psn_no) is None:
+            raise InputError("psn_no", f"人员编号 {psn_no} 不存在")
         raise InputError(field, f"人员 {psn_no} 在 {on.date()} 没有有效的 {insutype} 参保记录")
-    return enrolment.region_code
+    return found[1].region_code
 
 
 def register(
