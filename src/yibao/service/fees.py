@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from yibao.engine.model import Claim
@@ -29,7 +29,7 @@ ALL = "0000"  # spec 2205/2302: withdraw every line
 _SERIALS = select(FeeLine.feedetl_sn).where(FeeLine.mdtrt_id == bindparam("mdtrt_id"))
 
 
-def engine_line(row: FeeLine) -> EngineFeeLine:
+def engine_line(row: FeeLine | Row[*tuple[Any, ...]]) -> EngineFeeLine:
     return EngineFeeLine(
         item_code=row.item_code,
         amount=row.amount,

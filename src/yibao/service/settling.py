@@ -83,8 +83,17 @@ _ACC_CREATE = {
 }
 _ACCOUNT = select(Account).where(Account.psn_no == bindparam("psn_no"))
 _ACCOUNT_LOCKED = _ACCOUNT.with_for_update()
+#: the columns the engine reads, as plain rows: settlement reads the lines and never changes them
 _OPEN_LINES = (
-    select(FeeLine)
+    select(
+        FeeLine.item_code,
+        FeeLine.amount,
+        FeeLine.price,
+        FeeLine.quantity,
+        FeeLine.declared_class,
+        FeeLine.indication_met,
+        FeeLine.feedetl_sn,
+    )
     .where(FeeLine.mdtrt_id == bindparam("mdtrt_id"), FeeLine.status == "active", FeeLine.setl_id.is_(None))
     .order_by(FeeLine.id)
 )
@@ -153,7 +162,7 @@ def settle_visit(
     insutype = data.text("insutype", required=False) or visit.insutype
     if insutype != visit.insutype:
         raise InputError(data.where("insutype"), "险种类型与就诊登记不符")
-    rows = list(session.scalars(_OPEN_LINES, {"mdtrt_id": visit.mdtrt_id}))
+    rows = session.execute(_OPEN_LINES, {"mdtrt_id": visit.mdtrt_id}).all()
     if not rows:
         raise InputError("mdtrt_id", "没有待结算的费用明细")
     found = insured_on(session, visit.psn_no, visit.insutype, visit.begin_time.date())
