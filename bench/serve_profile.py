@@ -9,7 +9,7 @@ services, engine, SQLAlchemy, psycopg, PostgreSQL round trips, answer JSON), not
 Per infno it reports wall time and this thread's CPU time per message (wall − CPU ≈ waiting for
 PostgreSQL), the SQL statements sent, the database transactions, and the CPU of this process and
 of PostgreSQL per flow. Variants that estimate gains without touching ``src/`` (the engine without
-``pool_pre_ping``) run in alternating rounds, so that drift on a shared machine touches each alike.
+``pool_pre_ping``, now a control: build_platform has none either) run in alternating rounds, so that drift on a shared machine touches each alike.
 Then the SQL of one flow, and a cProfile (thread CPU clock) of a batch of flows: own time by
 package, top functions by own and by cumulative time, with file:line.
 
@@ -259,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"database {name}: {sum(len(h) for h in households)} persons loaded in {load_s:.1f} s; mix {mix}")
         with psycopg.connect(dsn, autocommit=True) as c:
             c.execute("VACUUM ANALYZE")
-        variants = (("as shipped (build_platform: pool_pre_ping=True)", True), ("pool_pre_ping=False", False))
+        # build_platform has had no pre-ping since 610ee27: the second variant is a control (a plain engine)
+        variants = (("as shipped (build_platform)", True), ("plain create_engine, pool 10+10", False))
         built = {label: build(url, env, pre_ping) for label, pre_ping in variants}
         for label, _ in variants:  # warm-up: statement caches, prepared statements, pool
             platform, gateway = built[label]
