@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from yibao.engine.model import Claim
@@ -29,15 +30,16 @@ ALL = "0000"  # spec 2205/2302: withdraw every line
 _SERIALS = select(FeeLine.feedetl_sn).where(FeeLine.mdtrt_id == bindparam("mdtrt_id"))
 
 
-def engine_line(row: FeeLine | Row[*tuple[Any, ...]]) -> EngineFeeLine:
+def engine_line(row: Mapping[Any, Any]) -> EngineFeeLine:
+    """The engine's line from the stored columns (a row being inserted, or a row read back)."""
     return EngineFeeLine(
-        item_code=row.item_code,
-        amount=row.amount,
-        price=row.price,
-        quantity=row.quantity,
-        declared_class=row.declared_class,
-        indication_met=row.indication_met,
-        line_no=row.feedetl_sn,
+        item_code=row["item_code"],
+        amount=row["amount"],
+        price=row["price"],
+        quantity=row["quantity"],
+        declared_class=row["declared_class"],
+        indication_met=row["indication_met"],
+        line_no=row["feedetl_sn"],
     )
 
 
@@ -135,18 +137,7 @@ def _splits(session: Session, platform: Platform, visit: Visit, rows: list[dict[
     if found is None:
         raise InputError("psn_no", "就诊日期无有效参保记录")
     person, enrolment = found
-    lines = tuple(
-        EngineFeeLine(
-            item_code=r["item_code"],
-            amount=r["amount"],
-            price=r["price"],
-            quantity=r["quantity"],
-            declared_class=r["declared_class"],
-            indication_met=r["indication_met"],
-            line_no=r["feedetl_sn"],
-        )
-        for r in rows
-    )
+    lines = tuple(engine_line(r) for r in rows)
     claim = visit_claim(visit, lines, on)
     try:
         return split_lines(

@@ -83,6 +83,8 @@ _ACC_CREATE = {
 }
 _ACCOUNT = select(Account).where(Account.psn_no == bindparam("psn_no"))
 _ACCOUNT_LOCKED = _ACCOUNT.with_for_update()
+# a visit's lines not withdrawn and not settled ("b_": column-named bind parameters are reserved in UPDATE)
+_IS_OPEN = (FeeLine.mdtrt_id == bindparam("b_mdtrt_id"), FeeLine.status == "active", FeeLine.setl_id.is_(None))
 #: the columns the engine reads, as plain rows: settlement reads the lines and never changes them
 _OPEN_LINES = (
     select(
@@ -94,15 +96,11 @@ _OPEN_LINES = (
         FeeLine.indication_met,
         FeeLine.feedetl_sn,
     )
-    .where(FeeLine.mdtrt_id == bindparam("mdtrt_id"), FeeLine.status == "active", FeeLine.setl_id.is_(None))
+    .where(*_IS_OPEN)
     .order_by(FeeLine.id)
 )
 # the same lines as _OPEN_LINES (the visit row is locked): one fixed statement, whatever their number
-_LINK_LINES = (
-    update(FeeLine)
-    .where(FeeLine.mdtrt_id == bindparam("b_mdtrt_id"), FeeLine.status == "active", FeeLine.setl_id.is_(None))
-    .values(setl_id=bindparam("b_setl_id"))
-)
+_LINK_LINES = update(FeeLine).where(*_IS_OPEN).values(setl_id=bindparam("b_setl_id"))
 
 
 def _accumulator(session: Session, key: dict[str, object], lock: bool) -> Accumulator:
@@ -162,7 +160,7 @@ def settle_visit(
     insutype = data.text("insutype", required=False) or visit.insutype
     if insutype != visit.insutype:
         raise InputError(data.where("insutype"), "险种类型与就诊登记不符")
-    rows = session.execute(_OPEN_LINES, {"mdtrt_id": visit.mdtrt_id}).all()
+    rows = session.execute(_OPEN_LINES, {"b_mdtrt_id": visit.mdtrt_id}).mappings().all()
     if not rows:
         raise InputError("mdtrt_id", "没有待结算的费用明细")
     found = insured_on(session, visit.psn_no, visit.insutype, visit.begin_time.date())
