@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from yibao.engine.model import Claim
@@ -27,7 +27,9 @@ from yibao.store.db import insert_rows
 from yibao.store.models import FeeLine, Visit
 
 ALL = "0000"  # spec 2205/2302: withdraw every line
-_SERIALS = select(FeeLine.feedetl_sn).where(FeeLine.mdtrt_id == bindparam("mdtrt_id"))
+_LINES = cast(Table, FeeLine.__table__).c
+# over the table, not the mapped class: a plain column read needs none of the ORM's loading steps
+_SERIALS = select(_LINES.feedetl_sn).where(_LINES.mdtrt_id == bindparam("mdtrt_id"))
 
 
 def engine_line(row: Mapping[Any, Any]) -> EngineFeeLine:

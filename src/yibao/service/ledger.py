@@ -15,9 +15,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, event, func, insert, select, text
+from sqlalchemy import Connection, Table, event, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from yibao.errors import InputError
 from yibao.fund.chart import AccountRef
 from yibao.fund.transfer import Posting, Transfer, TransferType
 from yibao.money import fen_to_yuan
+from yibao.store.db import insert_rows
 from yibao.store.ledger import LedgerAccount, LedgerPosting, LedgerTransfer
 
 _PENDING = "yibao.ledger.pending_accounts"
@@ -63,6 +64,14 @@ def ensure_accounts(conn: Connection | Session, refs: Iterable[AccountRef], dial
         conn.execute(_upsert(dialect)(LedgerAccount).values(rows).on_conflict_do_nothing())
 
 
+_TRANSFERS = cast(Table, LedgerTransfer.__table__)
+#: built once, over the table (a statement over the mapped class goes through the ORM's bulk path)
+_NEW_TRANSFER = {
+    dialect: _upsert(dialect)(_TRANSFERS).on_conflict_do_nothing().returning(_TRANSFERS.c.id)
+    for dialect in ("postgresql", "sqlite")
+}
+
+
 class Ledger:
     """The books' writer for one process (thread-safe)."""
 
@@ -79,14 +88,11 @@ class Ledger:
             pending: set[str] = session.info.setdefault(_PENDING, set())
             pending.update(a.code for a in new)
             session.info["yibao.ledger"] = self
-        stmt = _upsert(dialect)(LedgerTransfer).values(transfer_row(transfer, at)).on_conflict_do_nothing()
         # RETURNING says whether this call inserted the row (rowcount is not reliable through the ORM)
-        if session.execute(stmt.returning(LedgerTransfer.id)).first() is None:
+        if session.execute(_NEW_TRANSFER[dialect], transfer_row(transfer, at)).first() is None:
             _same_or_refuse(session, transfer)
             return False
-        # one multi-row INSERT, not executemany: psycopg prepares an executemany statement, and a
-        # prepared statement makes it send DEALLOCATE ALL after the next ROLLBACK (an extra round trip)
-        session.execute(insert(LedgerPosting).values(posting_rows(transfer)))
+        insert_rows(session, LedgerPosting, posting_rows(transfer))
         return True
 
     def learn(self, codes: Iterable[str]) -> None:

@@ -12,17 +12,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from yibao.engine import reverse, settle
 from yibao.engine.model import ACCOUNT_MUTUAL_AID, ACCOUNT_OWN, INPATIENT
 from yibao.engine.result import FundDetail, Settlement
 from yibao.engine.settle import rule_date_of
-from yibao.engine.state import COUNTERS, Accumulators
 from yibao.errors import InputError
 from yibao.fund import entries
 from yibao.fund.chart import entity_of
@@ -31,15 +29,13 @@ from yibao.io.claim_json import ACCOUNT_FLAGS
 from yibao.io.fields import Fields
 from yibao.io.settlement_json import setlinfo_fen
 from yibao.service.fees import engine_line, visit_claim
+from yibao.service.holdings import account_balance, hold_accumulators, move, store_accumulators, to_engine
 from yibao.service.ledger import stored_transfer
 from yibao.service.platform import Platform
 from yibao.service.registry import engine_person, enrolment_on, insured_on
 from yibao.service.visits import DISCHARGED, OPEN, SETTLED
 from yibao.store.db import insert_rows
 from yibao.store.models import (
-    Account,
-    AccountMovement,
-    Accumulator,
     FeeLine,
     MutualAidBinding,
     Person,
@@ -71,70 +67,30 @@ class Outcome:
     clr_type: str
 
 
-# -- accumulators and accounts ------------------------------------------------------------------
+# -- statements -------------------------------------------------------------------------------
 
 
-_ACC_KEY = ("psn_no", "insutype", "region_code", "year")
-#: built once (constructing a statement costs more CPU than PostgreSQL spends running it)
-_ACC_LOCKED = select(Accumulator).where(*(getattr(Accumulator, k) == bindparam(k) for k in _ACC_KEY)).with_for_update()
-_ACC_CREATE = {
-    "postgresql": pg_insert(Accumulator).on_conflict_do_nothing(),
-    "sqlite": sqlite_insert(Accumulator).on_conflict_do_nothing(),
-}
-_ACCOUNT = select(Account).where(Account.psn_no == bindparam("psn_no"))
-_ACCOUNT_LOCKED = _ACCOUNT.with_for_update()
+# over the table, not the mapped class, so the statements skip the ORM's compile and load steps
+_FEE_LINE = cast(Table, FeeLine.__table__)
+_LINES = _FEE_LINE.c
 # a visit's lines not withdrawn and not settled ("b_": column-named bind parameters are reserved in UPDATE)
-_IS_OPEN = (FeeLine.mdtrt_id == bindparam("b_mdtrt_id"), FeeLine.status == "active", FeeLine.setl_id.is_(None))
+_IS_OPEN = (_LINES.mdtrt_id == bindparam("b_mdtrt_id"), _LINES.status == "active", _LINES.setl_id.is_(None))
 #: the columns the engine reads, as plain rows: settlement reads the lines and never changes them
 _OPEN_LINES = (
     select(
-        FeeLine.item_code,
-        FeeLine.amount,
-        FeeLine.price,
-        FeeLine.quantity,
-        FeeLine.declared_class,
-        FeeLine.indication_met,
-        FeeLine.feedetl_sn,
+        _LINES.item_code,
+        _LINES.amount,
+        _LINES.price,
+        _LINES.quantity,
+        _LINES.declared_class,
+        _LINES.indication_met,
+        _LINES.feedetl_sn,
     )
     .where(*_IS_OPEN)
-    .order_by(FeeLine.id)
+    .order_by(_LINES.id)
 )
 # the same lines as _OPEN_LINES (the visit row is locked): one fixed statement, whatever their number
-_LINK_LINES = update(FeeLine).where(*_IS_OPEN).values(setl_id=bindparam("b_setl_id"))
-
-
-def _accumulator(session: Session, key: dict[str, object], lock: bool) -> Accumulator:
-    if not lock:
-        found = session.get(Accumulator, tuple(key[k] for k in _ACC_KEY))
-        return found if found is not None else Accumulator(**key, chronic="{}", **dict.fromkeys(COUNTERS, 0))
-    session.execute(_ACC_CREATE[session.get_bind().dialect.name], key)
-    row = session.scalar(_ACC_LOCKED, key)
-    assert row is not None
-    return row
-
-
-def _account(session: Session, psn_no: str, lock: bool) -> Account:
-    row = session.scalar(_ACCOUNT_LOCKED if lock else _ACCOUNT, {"psn_no": psn_no})
-    if row is None:
-        row = Account(psn_no=psn_no, balance=0)
-        if lock:
-            session.add(row)
-            session.flush()
-    return row
-
-
-def to_engine(row: Accumulator, scheme: str, balance: int) -> Accumulators:
-    acc = Accumulators(row.psn_no, scheme, row.region_code, row.year, account_balance=balance)
-    for name in COUNTERS:
-        setattr(acc, name, getattr(row, name) or 0)
-    acc.chronic = {k: dict(v) for k, v in json.loads(row.chronic or "{}").items()}
-    return acc
-
-
-def from_engine(row: Accumulator, acc: Accumulators) -> None:
-    for name in COUNTERS:
-        setattr(row, name, getattr(acc, name))
-    row.chronic = json.dumps(acc.chronic, sort_keys=True)
+_LINK_LINES = update(_FEE_LINE).where(*_IS_OPEN).values(setl_id=bindparam("b_setl_id"))
 
 
 # -- settle -------------------------------------------------------------------------------------
@@ -188,34 +144,26 @@ def settle_visit(
         "region_code": region,
         "year": on.year,
     }
-    row = _accumulator(session, key, commit)
+    row = hold_accumulators(session, key, commit)
     # lock only the accounts this settlement may draw on (own with flag 1, the payer's with flag 2)
     own_used = account_use == ACCOUNT_OWN
-    accounts = {
-        p: _account(session, p, commit and (p == payer or own_used))
+    balances = {
+        p: account_balance(session, p, commit and (p == payer or own_used))
         for p in sorted({visit.psn_no, *([payer] if payer else [])})
     }
-    claim = replace(
-        claim,
-        account_use=account_use,
-        mutual_aid_balance=accounts[payer].balance if payer else 0,
-    )
-    result, after = settle(claim, who, to_engine(row, who.scheme, accounts[visit.psn_no].balance), platform.snapshot)
+    claim = replace(claim, account_use=account_use, mutual_aid_balance=balances[payer] if payer else 0)
+    result, after = settle(claim, who, to_engine(row, who.scheme, balances[visit.psn_no]), platform.snapshot)
     _check_echoed(data, result)
     setl_id = platform.ids.next("S", now) if commit else None
     if commit:
         assert setl_id is not None
-        from_engine(row, after)
-        _move(session, accounts[visit.psn_no], -result.account_pay, "settlement", setl_id, None, now)
+        store_accumulators(session, row, after)
+        move(session, visit.psn_no, -result.account_pay, "settlement", setl_id, None, now)
         if payer:
-            _move(session, accounts[payer], -result.mutual_aid_pay, "mutual_aid", setl_id, visit.psn_no, now)
+            move(session, payer, -result.mutual_aid_pay, "mutual_aid", setl_id, visit.psn_no, now)
         insert_rows(session, SettlementRow, _row(result, setl_id, visit, msgid, now, "settled", None, payer, platform))
         insert_rows(session, SettlementDetail, [_detail(setl_id, d) for d in result.details])
-        session.execute(
-            _LINK_LINES,
-            {"b_mdtrt_id": visit.mdtrt_id, "b_setl_id": setl_id},
-            execution_options={"synchronize_session": False},
-        )
+        session.execute(_LINK_LINES, {"b_mdtrt_id": visit.mdtrt_id, "b_setl_id": setl_id})
         _post_settlement(session, platform, result, setl_id, visit, enrolment.region_code, now)
         if visit.visit_type != INPATIENT or not mid:
             visit.status = SETTLED
@@ -259,26 +207,6 @@ def _check_echoed(data: Fields, result: Settlement) -> None:
                 raise InputError(
                     data.where(name), f"与已上传明细计算的金额不符：请求 {given / 100:.2f}，平台 {ours / 100:.2f}"
                 )
-
-
-def _move(
-    session: Session, account: Account, amount: int, kind: str, setl_id: str, beneficiary: str | None, at: datetime
-) -> None:
-    if amount == 0:
-        return
-    account.balance += amount
-    insert_rows(
-        session,
-        AccountMovement,
-        {
-            "psn_no": account.psn_no,
-            "amount": amount,
-            "kind": kind,
-            "setl_id": setl_id,
-            "beneficiary_psn_no": beneficiary,
-            "at": at,
-        },
-    )
 
 
 def settlement_amounts(s: Settlement) -> dict[str, object]:
@@ -404,18 +332,16 @@ def cancel_settlement(
         "region_code": original.clr_optins,
         "year": original.year,
     }
-    row = _accumulator(session, key, True)
+    row = hold_accumulators(session, key, True)
     payer = original.mutual_aid_psn_no
-    accounts = {p: _account(session, p, True) for p in sorted({original.psn_no, *([payer] if payer else [])})}
+    balances = {p: account_balance(session, p, True) for p in sorted({original.psn_no, *([payer] if payer else [])})}
     scheme = "employee" if original.insutype == "310" else "resident"
-    undone, restored = reverse(
-        stored_settlement(session, original), to_engine(row, scheme, accounts[original.psn_no].balance)
-    )
+    undone, restored = reverse(stored_settlement(session, original), to_engine(row, scheme, balances[original.psn_no]))
     cancel_id = platform.ids.next("S", now)
-    from_engine(row, restored)
-    _move(session, accounts[original.psn_no], -undone.account_pay, "cancel", cancel_id, None, now)
+    store_accumulators(session, row, restored)
+    move(session, original.psn_no, -undone.account_pay, "cancel", cancel_id, None, now)
     if payer:
-        _move(session, accounts[payer], -undone.mutual_aid_pay, "cancel", cancel_id, original.psn_no, now)
+        move(session, payer, -undone.mutual_aid_pay, "cancel", cancel_id, original.psn_no, now)
     original.status = "cancelled"
     if platform.ledger is not None:
         # the reversing entries are the original's, negated: exactly the same accounts and amounts

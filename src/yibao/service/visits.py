@@ -6,8 +6,9 @@ discharge (2402/2405). Each function runs inside the caller's transaction and ra
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from yibao.engine.model import INPATIENT, OUTPATIENT
@@ -15,6 +16,7 @@ from yibao.errors import InputError
 from yibao.io.fields import Fields
 from yibao.service.platform import Platform
 from yibao.service.registry import insured_on
+from yibao.store.db import insert_rows
 from yibao.store.models import Diagnosis, FeeLine, Institution, Person, Visit
 
 OPEN, DISCHARGED, SETTLED, CANCELLED = "open", "discharged", "settled", "cancelled"
@@ -27,6 +29,8 @@ def institution(session: Session, code: str) -> Institution:
     return found
 
 
+_DIAGNOSES = cast(Table, Diagnosis.__table__)
+_DROP_DIAGNOSES = delete(_DIAGNOSES).where(_DIAGNOSES.c.mdtrt_id == bindparam("mdtrt_id"))
 _VISIT = select(Visit).where(Visit.mdtrt_id == bindparam("mdtrt_id"))
 _VISIT_LOCKED = _VISIT.with_for_update()
 
@@ -100,23 +104,26 @@ def register(
 
 def record_diagnoses(session: Session, visit: Visit, items: list[Fields]) -> None:
     """Replace the visit's diagnoses; ``vali_flag`` 0 drops one (spec 2203 note)."""
-    session.execute(delete(Diagnosis).where(Diagnosis.mdtrt_id == visit.mdtrt_id))
+    rows: list[dict[str, object]] = []
     for i, d in enumerate(items):
         if not d.flag("vali_flag", default=True):
             continue
         srt_no = d.integer("diag_srt_no", required=False, default=i + 1) or i + 1
         if not 0 < srt_no < 10_000:
             raise InputError(d.where("diag_srt_no"), "诊断排序号应为 1 到 9999")
-        session.add(
-            Diagnosis(
-                mdtrt_id=visit.mdtrt_id,
-                diag_type=d.text("diag_type", required=False, default="1", max_len=3),
-                srt_no=srt_no,
-                code=d.text("diag_code", max_len=30),
-                name=d.text("diag_name", required=False, max_len=200),
-                main=d.flag("maindiag_flag", default=i == 0),
-            )
+        rows.append(
+            {
+                "mdtrt_id": visit.mdtrt_id,
+                "diag_type": d.text("diag_type", required=False, default="1", max_len=3),
+                "srt_no": srt_no,
+                "code": d.text("diag_code", max_len=30),
+                "name": d.text("diag_name", required=False, max_len=200),
+                "main": d.flag("maindiag_flag", default=i == 0),
+                "valid": True,
+            }
         )
+    session.execute(_DROP_DIAGNOSES, {"mdtrt_id": visit.mdtrt_id})
+    insert_rows(session, Diagnosis, rows)
 
 
 def visit_information(platform: Platform, visit: Visit, info: Fields) -> None:

@@ -3,8 +3,8 @@
 SQLite runs in WAL mode with ``synchronous=FULL`` (an acknowledged settlement survives a
 crash), foreign keys on, and every write transaction opened with ``BEGIN IMMEDIATE`` so
 concurrent writers queue instead of failing half-way. PostgreSQL uses psycopg 3; the
-service serialises one person's settlements with ``SELECT … FOR UPDATE`` on the
-accumulator row.
+service serialises one person's settlements by locking the accumulator row
+(``yibao.service.holdings``).
 """
 
 from __future__ import annotations
