@@ -70,11 +70,13 @@ class InProcess:
     async def post(self, body: bytes) -> tuple[int, bytes]:
         infno = json.loads(body)["infno"]
         self.counter["current"] = 0
+        self.counter["driver"] = 0.0
         c0, w0 = time.thread_time(), time.perf_counter()
         text = self.gateway.handle(body, {})
         w1, c1 = time.perf_counter(), time.thread_time()
-        s = self.stats.setdefault(infno, {"n": 0, "wall": 0.0, "cpu": 0.0, "sql": 0})
+        s = self.stats.setdefault(infno, {"n": 0, "wall": 0.0, "cpu": 0.0, "sql": 0, "driver": 0.0})
         s["n"] += 1
+        s["driver"] += self.counter["driver"]
         s["wall"] += w1 - w0
         s["cpu"] += c1 - c0
         s["sql"] += self.counter["current"]
@@ -104,12 +106,18 @@ def run_flows(
     gateway: Any, engine: Any, households: list[Any], mix: list[tuple[str, float]], flows: int, seed: int
 ) -> tuple[dict[str, dict[str, float]], Recorder, float]:
     stats: dict[str, dict[str, float]] = {}
-    counter = {"current": 0}
+    counter: dict[str, Any] = {"current": 0, "driver": 0.0, "t0": 0.0}
 
     def count(*_: Any) -> None:
         counter["current"] += 1
+        counter["t0"] = time.thread_time()
+
+    def driver(*_: Any) -> None:
+        # CPU of this thread inside the DBAPI call: parameters out, the round trip, rows in
+        counter["driver"] += time.thread_time() - counter["t0"]
 
     event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "after_cursor_execute", driver)
     rec = Recorder()
     # a new client number per batch: msgids (time to the second + client + sequence) stay unique
     his = VirtualHis(
@@ -139,13 +147,14 @@ def run_flows(
         asyncio.run(go())
     finally:
         event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "after_cursor_execute", driver)
     return stats, rec, time.perf_counter() - t0
 
 
 def report(title: str, stats: dict[str, dict[str, float]], rec: Recorder, secs: float, flows: int, xacts: int) -> None:
     print(f"\n== {title}: {flows} flows in {secs:.1f} s = {flows / secs:.1f} flows/s on one thread")
-    print("   infno      n   wall ms   CPU ms   wait ms   SQL statements")
-    tot = {"n": 0, "wall": 0.0, "cpu": 0.0, "sql": 0}
+    print("   infno      n   wall ms   CPU ms   wait ms   SQL statements   CPU in driver ms")
+    tot = {"n": 0, "wall": 0.0, "cpu": 0.0, "sql": 0, "driver": 0.0}
     for infno in INFNOS:
         s = stats.get(infno)
         if not s:
@@ -153,7 +162,7 @@ def report(title: str, stats: dict[str, dict[str, float]], rec: Recorder, secs: 
         n = s["n"]
         print(
             f"   {infno}  {n:6d}  {1000 * s['wall'] / n:8.2f}  {1000 * s['cpu'] / n:7.2f}  "
-            f"{1000 * (s['wall'] - s['cpu']) / n:7.2f}   {s['sql'] / n:6.1f}"
+            f"{1000 * (s['wall'] - s['cpu']) / n:7.2f}   {s['sql'] / n:6.1f}   {1000 * s['driver'] / n:14.2f}"
         )
         for k in tot:
             tot[k] += s[k]
@@ -161,11 +170,12 @@ def report(title: str, stats: dict[str, dict[str, float]], rec: Recorder, secs: 
     if n:
         print(
             f"   all    {n:6d}  {1000 * tot['wall'] / n:8.2f}  {1000 * tot['cpu'] / n:7.2f}  "
-            f"{1000 * (tot['wall'] - tot['cpu']) / n:7.2f}   {tot['sql'] / n:6.1f}"
+            f"{1000 * (tot['wall'] - tot['cpu']) / n:7.2f}   {tot['sql'] / n:6.1f}   {1000 * tot['driver'] / n:14.2f}"
         )
         print(
             f"   per flow: {1000 * tot['cpu'] / flows:.1f} ms CPU in the application, {tot['sql'] / flows:.1f} SQL "
-            f"statements, {xacts / flows:.2f} database transactions ({n / flows:.0f} messages)"
+            f"statements, {xacts / flows:.2f} database transactions ({n / flows:.0f} messages); "
+            f"{1000 * tot['driver'] / flows:.1f} ms of the CPU inside the database driver's execute"
         )
     fails = sum(rec.failure_counts.values())
     wrong = sum(rec.wrong_counts.values())

@@ -27,8 +27,8 @@ from sqlalchemy import func, select
 
 from conftest import new_person
 from harness import Client
-from yibao.api.transactions import TRANSACTIONS
-from yibao.store.models import Base, Message
+from yibao.api.transactions import TRANSACTIONS, Transaction
+from yibao.store.models import Base, Institution, Message
 
 PATH = "/fsi/api/rsfComIfsService/callService"
 NOW = f"{datetime.now():%Y-%m-%d %H:%M:%S}"
@@ -481,6 +481,28 @@ def test_a_msgid_of_another_institution_is_refused_even_where_the_transaction_wo
     assert w.ok(w.env("2201", registration(psn), fixmedins_code="H44510200002"))["data"]["mdtrt_id"]  # it would
     assert "其他机构" in w.refused(other, "msgid", remembered_ok=False)
     assert w.send(w.env("2201", registration(psn), msgid=msgid)).text == first.text
+
+
+def test_a_read_only_transaction_keeps_nothing_even_if_it_writes(shared: World, monkeypatch) -> None:
+    """On PostgreSQL a read-only message ends with COMMIT, not ROLLBACK (api/app.py: psycopg drops its
+    prepared statements on every ROLLBACK), so it runs as BEGIN READ ONLY: a write slipped into a read-only
+    transaction — a bug — must fail there and leave nothing. On SQLite it is rolled back as before."""
+    w = shared
+
+    def writes_anyway(c: Any) -> object:
+        c.session.add(Institution(code="H99999999999", name="只读事务误写", kind="H", hospital_level=1,
+                                  region_code="445100", active=True))  # fmt: skip
+        c.session.flush()
+        return {}
+
+    monkeypatch.setitem(TRANSACTIONS, "1101", Transaction(writes_anyway, False))
+    before = counts(w.platform)
+    doc = envelope_of(w.send(w.env("1101", {"data": {"psn_no": w.psn}})))
+    assert counts(w.platform) == before
+    if w.platform.engine.dialect.name == "postgresql":
+        assert doc["infcode"] == -1 and GENERIC in doc["err_msg"]
+    monkeypatch.undo()
+    assert envelope_of(w.send(w.env("1101", {"data": {"psn_no": w.psn}})))["infcode"] == 0  # the real 1101
 
 
 # -- hostile but well-formed bodies: the answer must still be an envelope ------------------------------

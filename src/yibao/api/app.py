@@ -34,6 +34,7 @@ log = logging.getLogger("yibao.api")
 log.addFilter(PiiLogFilter())
 
 PATHS = ("/fsi/api/rsfComIfsService/callService",)
+_READ_ONLY = {"postgresql_readonly": True}
 
 
 class Gateway:
@@ -44,6 +45,12 @@ class Gateway:
         self.keys = keys if keys is not None and len(keys) else None
         self.nonces = NonceCache()
         self._seq = itertools.count(1)
+        # psycopg drops every prepared statement of a connection on ROLLBACK (and sends DEALLOCATE
+        # ALL), so a read-only message ended by ROLLBACK made PostgreSQL parse and plan the next
+        # messages' statements afresh: read-only messages run as BEGIN READ ONLY (a write fails
+        # there) and end with COMMIT — PostgreSQL CPU per outpatient flow 8.3 → 5.7 ms
+        # (bench/serve_profile.py, docs/benchmarks.md). SQLite has no such cache: ROLLBACK there.
+        self._read_only = platform.engine.dialect.name == "postgresql"
 
     def refmsgid(self) -> str:
         now = self.platform.clock()
@@ -85,7 +92,7 @@ class Gateway:
             try:
                 # the first try does not look the msgid up: a repeat is rare and is caught anyway,
                 # by the message row's primary key on success or by the look-up before a refusal
-                return self._run(env, tx.writes, refmsgid, received, recall_first=attempt == 2)
+                return self._run(env, tx.writes, tx.scratch, refmsgid, received, recall_first=attempt == 2)
             except IntegrityError:
                 # the msgid is stored already (a repeat, a reused or reversed msgid, or the same
                 # msgid committed concurrently) or an id collided: the second try answers from the store
@@ -94,12 +101,21 @@ class Gateway:
         return self._refusal(refmsgid, received, "平台繁忙，交易未处理，请以同一报文ID重试")
 
     def _run(
-        self, env: envelope.Envelope, writes: bool, refmsgid: str, received: datetime, recall_first: bool
+        self,
+        env: envelope.Envelope,
+        writes: bool,
+        scratch: bool,
+        refmsgid: str,
+        received: datetime,
+        recall_first: bool,
     ) -> str | FileAnswer:
         platform = self.platform
         session = platform.sessions()
+        read_only = self._read_only and not writes and not scratch
         try:
             session.begin()
+            if read_only:
+                session.connection(execution_options=_READ_ONLY)
             known = recall(session, env.msgid) if writes and recall_first else None
             if known is not None:
                 session.rollback()
@@ -108,13 +124,15 @@ class Gateway:
             try:
                 output = TRANSACTIONS[env.infno].handler(call)
                 if isinstance(output, FileAnswer):  # 9102 streams the file itself
-                    session.rollback()
+                    session.commit() if read_only else session.rollback()
                     return output
                 answer = dumps(envelope.answer(0, refmsgid, received, platform.clock(), output))
                 if writes:
                     remember(session, env.msgid, env.infno, env.fixmedins_code, received, answer,
                              call.setl_id, call.mdtrt_id)  # fmt: skip
                     session.commit()
+                elif read_only:
+                    session.commit()  # nothing to keep: READ ONLY refused any write
                 else:
                     session.rollback()
                 return answer

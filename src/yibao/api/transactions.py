@@ -328,7 +328,11 @@ def reconcile_totals(c: Call) -> object:
 @dataclass(frozen=True)
 class Transaction:
     handler: Handler
-    writes: bool  # False: read-only, always rolled back and not remembered by msgid
+    writes: bool  # False: read-only, not remembered by msgid; nothing it does is kept
+    #: writes rows only to compute its answer (2101 registers a visit and its lines to price a
+    #: purchase): always rolled back. A read-only transaction that is not scratch runs as
+    #: READ ONLY on PostgreSQL, where any write it attempted would fail (yibao.api.app).
+    scratch: bool = False
 
 
 def catalogue_query(c: Call) -> object:
@@ -364,7 +368,7 @@ TRANSACTIONS: dict[str, Transaction] = {
     "2303": Transaction(settle(False), False),
     "2304": Transaction(settle(True), True),
     "2305": Transaction(cancel(("inpatient",)), True),
-    "2101": Transaction(pharmacy(False), False),
+    "2101": Transaction(pharmacy(False), False, scratch=True),
     "2102": Transaction(pharmacy(True), True),
     "2103": Transaction(cancel(("pharmacy",)), True),
     "2601": Transaction(reversal, True),
