@@ -57,3 +57,18 @@ def test_modules_stay_small() -> None:
     for path in SRC.rglob("*.py"):
         lines = len(path.read_text(encoding="utf-8").splitlines())
         assert lines <= 500, f"{path.relative_to(SRC)} has {lines} lines (house rule: under ~500)"
+
+
+def test_a_visit_is_changed_only_through_change_visit() -> None:
+    """The real-time path writes visits through Core (service/visits.py: ``register`` returns a Visit
+    outside the session, ``change_visit`` updates the row and the object together). An attribute set on a
+    visit anywhere else would be lost without a word, so none may be: ``visit.<column> = …`` is refused."""
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                node, (ast.AugAssign, ast.AnnAssign)) else []  # fmt: skip
+            for t in targets:
+                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and "visit" in t.value.id.lower():
+                    offenders.append(f"{path.relative_to(SRC)}:{node.lineno} {t.value.id}.{t.attr} = …")
+    assert not offenders, offenders

@@ -61,9 +61,8 @@ class Call:
             self.session, f.text("mdtrt_id"), f.text("psn_no", required=False), self.env.fixmedins_code, lock
         )
 
-    def person_clear(self, psn_no: str) -> tuple[str, str]:
-        person = self.session.get(Person, psn_no)
-        assert person is not None
+    def person_clear(self, person: Person) -> tuple[str, str]:
+        """The person's ID number and name in clear, for the answer (never logged)."""
         return self.platform.cipher.decrypt(person.certno_enc, CERTNO), self.platform.cipher.decrypt(
             person.name_enc, NAME
         )
@@ -131,7 +130,7 @@ def person_info(c: Call) -> object:
     person = c.session.get(Person, psn_no)
     if person is None:
         raise InputError("input.data.psn_no", f"人员编号 {psn_no} 不存在")
-    certno, name = c.person_clear(psn_no)
+    certno, name = c.person_clear(person)
     today = c.now.date()
     enrolments = list(c.session.scalars(select(Enrolment).where(Enrolment.psn_no == psn_no)))
     account = c.session.get(Account, psn_no)
@@ -198,7 +197,7 @@ def cancel_registration(c: Call) -> object:
 def visit_information(c: Call) -> object:
     info = c.node("mdtrtinfo")
     visit = c.visit(info, lock=True)
-    visits.visit_information(c.platform, visit, info)
+    visits.visit_information(c.session, c.platform, visit, info)
     visits.record_diagnoses(c.session, visit, c.nodes("diseinfo", required=False))
     return {}
 
@@ -226,7 +225,7 @@ def settle(commit: bool) -> Handler:
         visit = c.visit(f, lock=commit)
         outcome = settle_visit(c.session, c.platform, visit, f, c.env.msgid, commit)
         c.setl_id, c.mdtrt_id = outcome.setl_id, visit.mdtrt_id
-        certno, name = c.person_clear(visit.psn_no)
+        certno, name = c.person_clear(outcome.person)
         return setl_output(outcome, certno, name, c.env.msgid, f.text("mdtrt_cert_type", required=False, default="02"))
 
     return handler
@@ -245,7 +244,7 @@ def cancel(kinds: tuple[str, ...]) -> Handler:
             c.env.msgid,
             kinds,
         )
-        certno, name = c.person_clear(outcome.person.psn_no)
+        certno, name = c.person_clear(outcome.person)
         return setl_output(outcome, certno, name, c.env.msgid, "")
 
     return handler
@@ -266,14 +265,14 @@ def admit(c: Call) -> object:
 def discharge(c: Call) -> object:
     info = c.node("dscginfo")
     visit = c.visit(info, lock=True)
-    visits.discharge(visit, info)
+    visits.discharge(c.session, visit, info)
     if "diseinfo" in c.env.input.data:
         visits.record_diagnoses(c.session, visit, c.nodes("diseinfo"))
     return {}
 
 
 def cancel_discharge(c: Call) -> object:
-    visits.cancel_discharge(c.visit(c.node("data"), lock=True))
+    visits.cancel_discharge(c.session, c.visit(c.node("data"), lock=True))
     return {}
 
 
@@ -294,15 +293,14 @@ def pharmacy(commit: bool) -> Handler:
             "begntime": time_text(c.now),
             "med_type": "41",
         }
+        data = Fields(reg, "input.data")
         visit = visits.register(
-            c.session, c.platform, c.env.fixmedins_code, c.env.mdtrtarea_admvs, Fields(reg, "input.data"), False
+            c.session, c.platform, c.env.fixmedins_code, c.env.mdtrtarea_admvs, data, False, as_type="pharmacy"
         )
-        visit.visit_type = "pharmacy"
-        visit.med_type = "41"
         fees.upload(c.session, c.platform, visit, c.nodes("drugdetail"))
         outcome = settle_visit(c.session, c.platform, visit, f, c.env.msgid, commit)
         c.setl_id, c.mdtrt_id = outcome.setl_id, visit.mdtrt_id
-        certno, name = c.person_clear(visit.psn_no)
+        certno, name = c.person_clear(outcome.person)
         out = setl_output(outcome, certno, name, c.env.msgid, f.text("mdtrt_cert_type", required=False, default="02"))
         return out
 

@@ -33,7 +33,7 @@ from yibao.service.holdings import account_balance, hold_accumulators, move, sto
 from yibao.service.ledger import stored_transfer
 from yibao.service.platform import Platform
 from yibao.service.registry import engine_person, enrolment_on, insured_on
-from yibao.service.visits import DISCHARGED, OPEN, SETTLED
+from yibao.service.visits import DISCHARGED, OPEN, SETTLED, change_visit
 from yibao.store.db import insert_rows
 from yibao.store.models import (
     FeeLine,
@@ -166,7 +166,7 @@ def settle_visit(
         session.execute(_LINK_LINES, {"b_mdtrt_id": visit.mdtrt_id, "b_setl_id": setl_id})
         _post_settlement(session, platform, result, setl_id, visit, enrolment.region_code, now)
         if visit.visit_type != INPATIENT or not mid:
-            visit.status = SETTLED
+            change_visit(session, visit, status=SETTLED)
     clr = platform.codes.clr_type(visit.insured_region, result.visit_type)
     return Outcome(result, setl_id, now, person, enrolment.psn_type, visit.med_type, clr)
 
@@ -357,7 +357,7 @@ def cancel_settlement(
     insert_rows(session, SettlementDetail, [_detail(cancel_id, d) for d in undone.details])
     for line in session.scalars(select(FeeLine).where(FeeLine.setl_id == original.setl_id)):
         line.setl_id = None
-    visit.status = DISCHARGED if visit.end_time is not None else OPEN
+    change_visit(session, visit, status=DISCHARGED if visit.end_time is not None else OPEN)
     person = session.get(Person, original.psn_no)
     assert person is not None
     enrolment = enrolment_on(session, original.psn_no, original.insutype, visit.begin_time.date())
