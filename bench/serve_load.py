@@ -488,11 +488,13 @@ def refresh_balances(dsn: str, households: list[Any]) -> None:
 def db_counters(dsn: str) -> dict[str, int]:
     with psycopg.connect(dsn, autocommit=True) as c:
         row = c.execute(
-            "select xact_commit, xact_rollback, tup_inserted, tup_updated, tup_fetched, blks_hit, blks_read"
+            "select xact_commit, xact_rollback, tup_inserted, tup_updated, tup_fetched, blks_hit, blks_read,"
+            " pg_current_wal_lsn() - '0/0'"  # WAL written so far, by the whole cluster
             " from pg_stat_database where datname = current_database()"
         ).fetchone()
     assert row is not None
-    keys = ("xact_commit", "xact_rollback", "tup_inserted", "tup_updated", "tup_fetched", "blks_hit", "blks_read")
+    keys = ("xact_commit", "xact_rollback", "tup_inserted", "tup_updated", "tup_fetched", "blks_hit", "blks_read",
+            "wal_bytes")  # fmt: skip
     return dict(zip(keys, (int(v) for v in row), strict=True))
 
 
@@ -709,6 +711,7 @@ def summarise(
             "tup_inserted_per_flow": (db1["tup_inserted"] - db0["tup_inserted"]) / total_flows if total_flows else 0,
             "tup_updated_per_flow": (db1["tup_updated"] - db0["tup_updated"]) / total_flows if total_flows else 0,
             "blks_read": db1["blks_read"] - db0["blks_read"],
+            "wal_kib_per_flow": (db1["wal_bytes"] - db0["wal_bytes"]) / 1024 / total_flows if total_flows else 0,
         },
         "failures": failures,
         "failure_counts": failure_counts,
@@ -887,7 +890,8 @@ def print_run(workers: int, res: dict[str, Any], ceiling: float | None) -> None:
     print(
         f"  database: {d['xacts_per_s']:.1f} transactions/s ({d['commits_per_s']:.1f} commits, "
         f"{d['rollbacks_per_s']:.1f} rollbacks), {d['xacts_per_flow']:.2f} per flow; per flow "
-        f"{d['tup_inserted_per_flow']:.1f} rows inserted, {d['tup_updated_per_flow']:.1f} updated"
+        f"{d['tup_inserted_per_flow']:.1f} rows inserted, {d['tup_updated_per_flow']:.1f} updated, "
+        f"{d['wal_kib_per_flow']:.1f} KiB of WAL"
     )
     if ceiling:
         print(

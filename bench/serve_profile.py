@@ -277,7 +277,16 @@ def main(argv: list[str] | None = None) -> int:
             run_flows(gateway, platform.engine, households, mix, max(50, args.flows // 6), args.seed + 1)
         per_round = max(1, args.flows // args.rounds)
         acc: dict[str, dict[str, Any]] = {
-            label: {"stats": {}, "rec": Recorder(), "secs": 0.0, "xacts": 0, "me": 0.0, "pg": 0.0, "other": []}
+            label: {
+                "stats": {},
+                "rec": Recorder(),
+                "secs": 0.0,
+                "xacts": 0,
+                "wal": 0,
+                "me": 0.0,
+                "pg": 0.0,
+                "other": [],
+            }
             for label, _ in variants
         }
         # the variants alternate, round after round, so that drift on a shared machine touches both alike
@@ -306,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                     a["rec"].wrong_counts[k] = a["rec"].wrong_counts.get(k, 0) + v
                 a["secs"] += secs
                 a["xacts"] += (d1["xact_commit"] - d0["xact_commit"]) + (d1["xact_rollback"] - d0["xact_rollback"]) - 1
+                a["wal"] += d1["wal_bytes"] - d0["wal_bytes"]
                 a["me"] += usage["me"] * secs / 100
                 a["pg"] += usage["postgres"] * secs / 100
                 a["other"].append(round(usage["other"]))
@@ -315,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
             report(f"{label} ({args.rounds} rounds)", a["stats"], a["rec"], a["secs"], flows, a["xacts"])
             print(
                 f"   CPU during the batches: this process {1000 * a['me'] / flows:.1f} ms per flow, "
-                f"PostgreSQL {1000 * a['pg'] / flows:.1f} ms per flow "
+                f"PostgreSQL {1000 * a['pg'] / flows:.1f} ms per flow, WAL {a['wal'] / flows / 1024:.1f} KiB per flow "
                 f"(other work on the machine, % of one core, per round: {a['other']})"
             )
         for label, pre_ping in variants:

@@ -173,9 +173,10 @@ class FeeLine(Base):
     """An uploaded fee line (费用明细) and its split (the answer to 2204 / 2301)."""
 
     __tablename__ = "fee_line"
+    # its index serves look-ups by visit too (mdtrt_id leads): no separate mdtrt_id index (migration 0004)
     __table_args__ = (UniqueConstraint("mdtrt_id", "feedetl_sn", name="uq_fee_line_visit_sn"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    mdtrt_id: Mapped[str] = mapped_column(ForeignKey("visit.mdtrt_id"), index=True)
+    mdtrt_id: Mapped[str] = mapped_column(ForeignKey("visit.mdtrt_id"))
     feedetl_sn: Mapped[str] = mapped_column(String(30))
     chrg_bchno: Mapped[str] = mapped_column(String(30), default="")
     item_code: Mapped[str] = mapped_column(String(50))
