@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from yibao.engine.model import Claim
@@ -23,12 +23,11 @@ from yibao.money import decimal_to_fen_half_up
 from yibao.service.platform import Platform
 from yibao.service.registry import engine_person, insured_on
 from yibao.service.visits import CANCELLED, SETTLED
-from yibao.store.db import insert_rows
+from yibao.store.db import core_table, insert_rows
 from yibao.store.models import FeeLine, Visit
 
 ALL = "0000"  # spec 2205/2302: withdraw every line
-_LINES = cast(Table, FeeLine.__table__).c
-# over the table, not the mapped class: a plain column read needs none of the ORM's loading steps
+_LINES = core_table(FeeLine).c
 _SERIALS = select(_LINES.feedetl_sn).where(_LINES.mdtrt_id == bindparam("mdtrt_id"))
 
 

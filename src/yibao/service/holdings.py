@@ -16,22 +16,20 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from yibao.engine.state import COUNTERS, Accumulators
-from yibao.store.db import insert_rows
+from yibao.store.db import core_table, insert_rows
 from yibao.store.models import Account, AccountMovement, Accumulator
 
 ACC_KEY = ("psn_no", "insutype", "region_code", "year")
-# the tables, not the mapped classes: a statement over a mapped class is run through the ORM's
-# compile and load steps even when it returns plain columns
-_ACC = cast(Table, Accumulator.__table__)
-_ACCOUNT = cast(Table, Account.__table__)
+_ACC = core_table(Accumulator)
+_ACCOUNT = core_table(Account)
 _COLUMNS = [_ACC.c[c] for c in (*ACC_KEY, *COUNTERS, "chronic")]
 _NEW = {**dict.fromkeys(COUNTERS, 0), "chronic": "{}"}
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, event, func, select, text
+from sqlalchemy import Connection, event, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -26,7 +26,7 @@ from yibao.errors import InputError
 from yibao.fund.chart import AccountRef
 from yibao.fund.transfer import Posting, Transfer, TransferType
 from yibao.money import fen_to_yuan
-from yibao.store.db import insert_rows
+from yibao.store.db import core_table, insert_rows
 from yibao.store.ledger import LedgerAccount, LedgerPosting, LedgerTransfer
 
 _PENDING = "yibao.ledger.pending_accounts"
@@ -64,8 +64,8 @@ def ensure_accounts(conn: Connection | Session, refs: Iterable[AccountRef], dial
         conn.execute(_upsert(dialect)(LedgerAccount).values(rows).on_conflict_do_nothing())
 
 
-_TRANSFERS = cast(Table, LedgerTransfer.__table__)
-#: built once, over the table (a statement over the mapped class goes through the ORM's bulk path)
+_TRANSFERS = core_table(LedgerTransfer)
+#: built once, over the table (yibao.store.db.core_table says why)
 _NEW_TRANSFER = {
     dialect: _upsert(dialect)(_TRANSFERS).on_conflict_do_nothing().returning(_TRANSFERS.c.id)
     for dialect in ("postgresql", "sqlite")
@@ -88,7 +88,7 @@ class Ledger:
             pending: set[str] = session.info.setdefault(_PENDING, set())
             pending.update(a.code for a in new)
             session.info["yibao.ledger"] = self
-        # RETURNING says whether this call inserted the row (rowcount is not reliable through the ORM)
+        # RETURNING says whether this call inserted the row
         if session.execute(_NEW_TRANSFER[dialect], transfer_row(transfer, at)).first() is None:
             _same_or_refuse(session, transfer)
             return False

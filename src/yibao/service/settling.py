@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from yibao.engine import reverse, settle
@@ -34,7 +33,7 @@ from yibao.service.ledger import stored_transfer
 from yibao.service.platform import Platform
 from yibao.service.registry import engine_person, enrolment_on, insured_on
 from yibao.service.visits import DISCHARGED, OPEN, SETTLED, change_visit
-from yibao.store.db import insert_rows
+from yibao.store.db import core_table, insert_rows
 from yibao.store.models import (
     FeeLine,
     MutualAidBinding,
@@ -70,8 +69,7 @@ class Outcome:
 # -- statements -------------------------------------------------------------------------------
 
 
-# over the table, not the mapped class, so the statements skip the ORM's compile and load steps
-_FEE_LINE = cast(Table, FeeLine.__table__)
+_FEE_LINE = core_table(FeeLine)
 _LINES = _FEE_LINE.c
 # a visit's lines not withdrawn and not settled ("b_": column-named bind parameters are reserved in UPDATE)
 _IS_OPEN = (_LINES.mdtrt_id == bindparam("b_mdtrt_id"), _LINES.status == "active", _LINES.setl_id.is_(None))

@@ -6,9 +6,9 @@ discharge (2402/2405). Each function runs inside the caller's transaction and ra
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, delete, select, update
+from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -17,13 +17,13 @@ from yibao.errors import InputError
 from yibao.io.fields import Fields
 from yibao.service.platform import Platform
 from yibao.service.registry import insured_on
-from yibao.store.db import insert_rows
+from yibao.store.db import core_table, insert_rows
 from yibao.store.models import Diagnosis, FeeLine, Institution, Person, Visit
 
 OPEN, DISCHARGED, SETTLED, CANCELLED = "open", "discharged", "settled", "cancelled"
 
 
-_INSTITUTIONS = cast(Table, Institution.__table__)
+_INSTITUTIONS = core_table(Institution)
 _INSTITUTION = select(_INSTITUTIONS).where(_INSTITUTIONS.c.code == bindparam("code"))
 
 
@@ -36,7 +36,7 @@ def institution(session: Session, code: str) -> Row[Any]:
     return found
 
 
-_DIAGNOSES = cast(Table, Diagnosis.__table__)
+_DIAGNOSES = core_table(Diagnosis)
 _DROP_DIAGNOSES = delete(_DIAGNOSES).where(_DIAGNOSES.c.mdtrt_id == bindparam("mdtrt_id"))
 _VISIT = select(Visit).where(Visit.mdtrt_id == bindparam("mdtrt_id"))
 _VISIT_LOCKED = _VISIT.with_for_update()
@@ -53,7 +53,7 @@ def visit_of(session: Session, mdtrt_id: str, psn_no: str, fixmedins_code: str, 
     return visit
 
 
-_VISITS = cast(Table, Visit.__table__)
+_VISITS = core_table(Visit)
 _CHANGES: dict[tuple[str, ...], Any] = {}
 
 

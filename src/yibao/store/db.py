@@ -63,6 +63,13 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+def core_table(model: type[DeclarativeBase]) -> Table:
+    """The mapped class's table. The real-time path builds its statements over tables, not mapped
+    classes: a statement over a mapped class runs through the ORM's compile and load (or bulk)
+    steps even when it reads or writes plain columns (bench/serve_profile.py)."""
+    return cast(Table, model.__table__)
+
+
 _INSERTS: dict[Any, tuple[Any, Any]] = {}
 _UNNEST_INSERTS: dict[tuple[Table, tuple[str, ...]], Any] = {}
 
@@ -84,7 +91,7 @@ def insert_rows(
     which SQLAlchemy uses when the statement has ``RETURNING``). The statements are built once."""
     if not rows:
         return
-    table = cast(Table, model.__table__)
+    table = core_table(model)
     built = _INSERTS.get(table)
     if built is None:
         one = insert(table)
