@@ -34,12 +34,13 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psutil
 import psycopg
-from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hisload import INFNOS, FlowAborted, Recorder, VirtualHis, client_institutions
@@ -103,21 +104,19 @@ def build(url: str, env: dict[str, str], pre_ping: bool) -> Any:
 
 
 def run_flows(
-    gateway: Any, engine: Any, households: list[Any], mix: list[tuple[str, float]], flows: int, seed: int
+    gateway: Any, households: list[Any], mix: list[tuple[str, float]], flows: int, seed: int
 ) -> tuple[dict[str, dict[str, float]], Recorder, float]:
     stats: dict[str, dict[str, float]] = {}
     counter: dict[str, Any] = {"current": 0, "driver": 0.0, "t0": 0.0}
 
-    def count(*_: Any) -> None:
+    def count(_query: Any, _many: bool) -> None:
         counter["current"] += 1
         counter["t0"] = time.thread_time()
 
-    def driver(*_: Any) -> None:
+    def driver() -> None:
         # CPU of this thread inside the DBAPI call: parameters out, the round trip, rows in
         counter["driver"] += time.thread_time() - counter["t0"]
 
-    event.listen(engine, "before_cursor_execute", count)
-    event.listen(engine, "after_cursor_execute", driver)
     rec = Recorder()
     # a new client number per batch: msgids (time to the second + client + sequence) stay unique
     his = VirtualHis(
@@ -143,12 +142,35 @@ def run_flows(
             except FlowAborted:
                 rec.aborted_flows += 1
 
-    try:
+    with on_driver_execute(count, driver):
         asyncio.run(go())
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-        event.remove(engine, "after_cursor_execute", driver)
     return stats, rec, time.perf_counter() - t0
+
+
+@contextmanager
+def on_driver_execute(before: Callable[[Any, bool], None], after: Callable[[], None]) -> Iterator[None]:
+    """Call ``before(query, executemany)`` and ``after()`` around every execute of psycopg's
+    cursors: statements sent through SQLAlchemy and those yibao.store.direct runs on the cursor
+    itself (SQLAlchemy's cursor events see only the former)."""
+    originals = {name: getattr(psycopg.Cursor, name) for name in ("execute", "executemany")}
+
+    def wrapped(name: str, method: Any) -> Any:
+        def execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            before(query, name == "executemany")
+            try:
+                return method(self, query, *args, **kwargs)
+            finally:
+                after()
+
+        return execute
+
+    for name, method in originals.items():
+        setattr(psycopg.Cursor, name, wrapped(name, method))
+    try:
+        yield
+    finally:
+        for name, method in originals.items():
+            setattr(psycopg.Cursor, name, method)
 
 
 def report(title: str, stats: dict[str, dict[str, float]], rec: Recorder, secs: float, flows: int, xacts: int) -> None:
@@ -205,20 +227,20 @@ def print_buckets(prof: cProfile.Profile) -> None:
         print(f"   {100 * tt / total:5.1f}%  {name}")
 
 
-def sql_of_one_flow(gateway: Any, engine: Any, households: list[Any], mix: list[tuple[str, float]], seed: int) -> None:
+def sql_of_one_flow(gateway: Any, households: list[Any], mix: list[tuple[str, float]], seed: int) -> None:
     """The SQL statements each message of one flow sends (first 110 characters of each)."""
     current = {"infno": ""}
     seen: list[tuple[str, str, bool]] = []
 
-    def log(_conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, executemany: bool) -> None:
-        seen.append((current["infno"], " ".join(statement.split())[:110], executemany))
+    def log(query: Any, executemany: bool) -> None:
+        text = query if isinstance(query, str) else query.as_string(None) if hasattr(query, "as_string") else str(query)
+        seen.append((current["infno"], " ".join(text.split())[:110], executemany))
 
     class Tagging(InProcess):
         async def post(self, body: bytes) -> tuple[int, bytes]:
             current["infno"] = json.loads(body)["infno"]
             return await super().post(body)
 
-    event.listen(engine, "before_cursor_execute", log)
     rec = Recorder()
     his = VirtualHis(
         next(_CLIENT_NO),
@@ -230,10 +252,8 @@ def sql_of_one_flow(gateway: Any, engine: Any, households: list[Any], mix: list[
         seed,
         1e18,
     )
-    try:
+    with on_driver_execute(log, lambda: None):
         asyncio.run(his.outpatient(his.persons[0]) if mix[0][0] == "outpatient" else his.inpatient(his.persons[0]))
-    finally:
-        event.remove(engine, "before_cursor_execute", log)
     print("\n== SQL sent by one flow (after warm-up; one line per execute; * = executemany)")
     for infno, text, many in seen:
         print(f"   {infno} {'*' if many else ' '} {text}")
@@ -274,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         built = {label: build(url, env, pre_ping) for label, pre_ping in variants}
         for label, _ in variants:  # warm-up: statement caches, prepared statements, pool
             platform, gateway = built[label]
-            run_flows(gateway, platform.engine, households, mix, max(50, args.flows // 6), args.seed + 1)
+            run_flows(gateway, households, mix, max(50, args.flows // 6), args.seed + 1)
         per_round = max(1, args.flows // args.rounds)
         acc: dict[str, dict[str, Any]] = {
             label: {
@@ -297,9 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                 d0 = db_counters(dsn)
                 cpu = CpuWindow({"postgres": lambda: cluster_processes(dsn, name), "me": lambda: [psutil.Process()]})
                 cpu.start()
-                stats, rec, secs = run_flows(
-                    gateway, platform.engine, households, mix, per_round, args.seed + 10 * r + i
-                )
+                stats, rec, secs = run_flows(gateway, households, mix, per_round, args.seed + 10 * r + i)
                 usage = cpu.stop()
                 platform.engine.dispose()  # a backend that exits flushes its statistics
                 time.sleep(1.0)
@@ -331,11 +349,11 @@ def main(argv: list[str] | None = None) -> int:
         for label, pre_ping in variants:
             platform, gateway = built[label]
             if pre_ping:
-                sql_of_one_flow(gateway, platform.engine, households, mix, args.seed + 4)
+                sql_of_one_flow(gateway, households, mix, args.seed + 4)
                 # thread CPU time, not wall time: waiting for PostgreSQL is not a cost of the Python code
                 prof = cProfile.Profile(time.thread_time) if args.clock == "cpu" else cProfile.Profile()
                 prof.enable()
-                run_flows(gateway, platform.engine, households, mix, args.profile_flows, args.seed + 3)
+                run_flows(gateway, households, mix, args.profile_flows, args.seed + 3)
                 prof.disable()
                 if args.out:
                     Path(args.out).mkdir(parents=True, exist_ok=True)

@@ -365,3 +365,32 @@ def test_catalogue_download_then_9102_fetches_the_zip(service) -> None:
     assert "文件查询号" in c.refused(
         "9102", {"fsDownloadIn": {"file_qury_no": "1301445100209901019999", "filename": "x"}}
     )
+
+
+def test_the_real_time_path_runs_its_statements_on_the_driver(service) -> None:
+    """After the flows above, every statement of the real-time path ran on psycopg's cursor on
+    PostgreSQL: none fell back to SQLAlchemy's path (a callable column default, a type whose
+    values SQLAlchemy converts) without anyone noticing. Runs after the other tests of the module."""
+    from yibao.service import fees as fee_service
+    from yibao.service import holdings, ledger, registry, settling, visits
+    from yibao.store import db
+    from yibao.store.direct import Direct
+
+    platform, _ = service
+
+    def found(value: object) -> list[Direct]:
+        if isinstance(value, Direct):
+            return [value]
+        if isinstance(value, dict):
+            return [d for v in value.values() for d in found(v)]
+        if isinstance(value, tuple):
+            return [d for v in value for d in found(v)]
+        return []
+
+    modules = (holdings, ledger, registry, settling, visits, fee_service, db)
+    directs = [d for m in modules for v in vars(m).values() for d in found(v)]
+    plans = {(id(d), key): plan for d in directs for key, plan in d._plans.items() if key[0] == "postgresql"}
+    if platform.engine.dialect.name != "postgresql":
+        return
+    assert len(plans) >= 20  # the flows above used them
+    assert all(plan is not None for plan in plans.values()), [k for k, p in plans.items() if p is None]

@@ -24,11 +24,12 @@ from yibao.service.platform import Platform
 from yibao.service.registry import engine_person, insured_on
 from yibao.service.visits import CANCELLED, SETTLED
 from yibao.store.db import core_table, insert_rows
+from yibao.store.direct import Direct
 from yibao.store.models import FeeLine, Visit
 
 ALL = "0000"  # spec 2205/2302: withdraw every line
 _LINES = core_table(FeeLine).c
-_SERIALS = select(_LINES.feedetl_sn).where(_LINES.mdtrt_id == bindparam("mdtrt_id"))
+_SERIALS = Direct(select(_LINES.feedetl_sn).where(_LINES.mdtrt_id == bindparam("mdtrt_id")))
 
 
 def engine_line(row: Mapping[Any, Any]) -> EngineFeeLine:
@@ -70,7 +71,7 @@ def upload(
         raise InputError("mdtrt_id", f"就诊已{'结算' if visit.status == SETTLED else '撤销'}，不能再上传费用明细")
     if not items:
         raise InputError("feedetail", "费用明细不能为空")
-    existing = set(session.scalars(_SERIALS, {"mdtrt_id": visit.mdtrt_id}))
+    existing = set(_SERIALS.scalars(session, {"mdtrt_id": visit.mdtrt_id}))
     rows: list[dict[str, Any]] = []
     for f in items:
         sn = f.text("feedetl_sn", max_len=25)

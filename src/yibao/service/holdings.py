@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from yibao.engine.state import COUNTERS, Accumulators
 from yibao.store.db import core_table, insert_rows
+from yibao.store.direct import Direct
 from yibao.store.models import Account, AccountMovement, Accumulator
 
 ACC_KEY = ("psn_no", "insutype", "region_code", "year")
@@ -34,37 +35,42 @@ _COLUMNS = [_ACC.c[c] for c in (*ACC_KEY, *COUNTERS, "chronic")]
 _NEW = {**dict.fromkeys(COUNTERS, 0), "chronic": "{}"}
 
 #: statements built once (constructing one costs more CPU than PostgreSQL spends running it)
-_ACC_READ = select(*_COLUMNS).where(*(_ACC.c[k] == bindparam(k) for k in ACC_KEY))
+_ACC_READ = Direct(select(*_COLUMNS).where(*(_ACC.c[k] == bindparam(k) for k in ACC_KEY)))
 # the no-op SET makes the conflicting row locked and returned; a new row is created with zeros
 _ACC_HOLD = {
-    dialect: insert(_ACC)
-    .values(**_NEW)
-    .on_conflict_do_update(index_elements=list(ACC_KEY), set_={"psn_no": insert(_ACC).excluded.psn_no})
-    .returning(*_COLUMNS)
+    dialect: Direct(
+        insert(_ACC)
+        .values(**_NEW)
+        .on_conflict_do_update(index_elements=list(ACC_KEY), set_={"psn_no": insert(_ACC).excluded.psn_no})
+        .returning(*_COLUMNS)
+    )
     for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 # "b_": column-named bind parameters are reserved in UPDATE
-_ACC_WRITE = (
+_ACC_WRITE = Direct(
     update(_ACC)
     .where(*(_ACC.c[k] == bindparam(f"b_{k}") for k in ACC_KEY))
     .values({c: bindparam(f"b_{c}") for c in (*COUNTERS, "chronic")})
 )
-_BALANCE = select(_ACCOUNT.c.balance).where(_ACCOUNT.c.psn_no == bindparam("psn_no"))
-_BALANCE_LOCKED = _BALANCE.with_for_update()
-_ADD = (
+_BALANCE_OF = select(_ACCOUNT.c.balance).where(_ACCOUNT.c.psn_no == bindparam("psn_no"))
+_BALANCE = Direct(_BALANCE_OF)
+_BALANCE_LOCKED = Direct(_BALANCE_OF.with_for_update())
+_ADD = Direct(
     update(_ACCOUNT)
     .where(_ACCOUNT.c.psn_no == bindparam("b_psn_no"))
     .values(balance=_ACCOUNT.c.balance + bindparam("b_amount"))
 )
 
 
-def hold_accumulators(session: Session, key: Mapping[str, object], lock: bool) -> Mapping[Any, Any]:
+def hold_accumulators(session: Session, key: dict[str, object], lock: bool) -> Mapping[str, Any]:
     """The accumulator row of ``key``; with ``lock`` created when missing and locked until commit.
     Without it a missing row reads as the zeros a new year starts from, and nothing is written."""
     if lock:
-        return session.execute(_ACC_HOLD[session.get_bind().dialect.name], key).mappings().one()
-    found = session.execute(_ACC_READ, key).mappings().first()
-    return found if found is not None else {**key, **_NEW}
+        held = _ACC_HOLD[session.get_bind().dialect.name].first(session, key)
+        assert held is not None  # the upsert returns the row it inserted or locked
+        return held._asdict()  # type: ignore[no-any-return]
+    found = _ACC_READ.first(session, key)
+    return found._asdict() if found is not None else {**key, **_NEW}
 
 
 def to_engine(row: Mapping[Any, Any], scheme: str, balance: int) -> Accumulators:
@@ -81,12 +87,12 @@ def store_accumulators(session: Session, row: Mapping[Any, Any], acc: Accumulato
     values["chronic"] = json.dumps(acc.chronic, sort_keys=True)
     if all(row[name] == v for name, v in values.items()):
         return
-    session.execute(_ACC_WRITE, {**{f"b_{k}": row[k] for k in ACC_KEY}, **{f"b_{k}": v for k, v in values.items()}})
+    _ACC_WRITE.run(session, {**{f"b_{k}": row[k] for k in ACC_KEY}, **{f"b_{k}": v for k, v in values.items()}})
 
 
 def account_balance(session: Session, psn_no: str, lock: bool) -> int:
     """A personal account's balance; with ``lock`` the row is created when missing and locked."""
-    found = session.scalar(_BALANCE_LOCKED if lock else _BALANCE, {"psn_no": psn_no})
+    found = (_BALANCE_LOCKED if lock else _BALANCE).scalar(session, {"psn_no": psn_no})
     if found is None:
         if lock:
             insert_rows(session, Account, {"psn_no": psn_no, "balance": 0})
@@ -100,7 +106,7 @@ def move(
     """Change a (locked) account's balance by ``amount`` and record the movement (账户变动)."""
     if amount == 0:
         return
-    session.execute(_ADD, {"b_psn_no": psn_no, "b_amount": amount})
+    _ADD.run(session, {"b_psn_no": psn_no, "b_amount": amount})
     insert_rows(
         session,
         AccountMovement,

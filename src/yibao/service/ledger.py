@@ -27,6 +27,7 @@ from yibao.fund.chart import AccountRef
 from yibao.fund.transfer import Posting, Transfer, TransferType
 from yibao.money import fen_to_yuan
 from yibao.store.db import core_table, insert_rows
+from yibao.store.direct import Direct
 from yibao.store.ledger import LedgerAccount, LedgerPosting, LedgerTransfer
 
 _PENDING = "yibao.ledger.pending_accounts"
@@ -67,7 +68,7 @@ def ensure_accounts(conn: Connection | Session, refs: Iterable[AccountRef], dial
 _TRANSFERS = core_table(LedgerTransfer)
 #: built once, over the table (yibao.store.db.core_table says why)
 _NEW_TRANSFER = {
-    dialect: _upsert(dialect)(_TRANSFERS).on_conflict_do_nothing().returning(_TRANSFERS.c.id)
+    dialect: Direct(_upsert(dialect)(_TRANSFERS).on_conflict_do_nothing().returning(_TRANSFERS.c.id))
     for dialect in ("postgresql", "sqlite")
 }
 
@@ -89,7 +90,7 @@ class Ledger:
             pending.update(a.code for a in new)
             session.info["yibao.ledger"] = self
         # RETURNING says whether this call inserted the row
-        if session.execute(_NEW_TRANSFER[dialect], transfer_row(transfer, at)).first() is None:
+        if _NEW_TRANSFER[dialect].first(session, transfer_row(transfer, at)) is None:
             _same_or_refuse(session, transfer)
             return False
         insert_rows(session, LedgerPosting, posting_rows(transfer))

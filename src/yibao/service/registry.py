@@ -21,6 +21,8 @@ from yibao.errors import InputError
 from yibao.io.claim_json import INSUTYPES, person_type_of
 from yibao.io.fields import Fields
 from yibao.policy.schema import CATEGORIES
+from yibao.store.db import core_table
+from yibao.store.direct import Direct, record
 from yibao.store.models import Account, Enrolment, EVoucher, Institution, MutualAidBinding, Person, Region
 from yibao.store.pii import LABEL_CERTNO as CERTNO
 from yibao.store.pii import LABEL_NAME as NAME
@@ -35,11 +37,15 @@ def find_psn_no_by_certno(session: Session, cipher: PiiCipher, certno: str) -> s
     return session.scalar(select(Person.psn_no).where(Person.certno_hash == cipher.lookup_hash(certno)))
 
 
+_PERSON = core_table(Person).c
+_ENROLMENT = core_table(Enrolment).c
+
+
 def _in_force(insutype: object, on: object) -> tuple[Any, ...]:
     return (
-        Enrolment.insutype == insutype,
-        Enrolment.begin_date <= on,
-        (Enrolment.end_date.is_(None)) | (Enrolment.end_date >= on),
+        _ENROLMENT.insutype == insutype,
+        _ENROLMENT.begin_date <= on,
+        (_ENROLMENT.end_date.is_(None)) | (_ENROLMENT.end_date >= on),
     )
 
 
@@ -50,12 +56,13 @@ _ENROLMENT_ON = (
     .order_by(Enrolment.begin_date.desc())
     .limit(1)
 )
-#: the person with that enrolment, in one statement (every registration, fee upload and settlement asks)
-_INSURED_ON = (
-    select(Person, Enrolment)
-    .join(Enrolment, Enrolment.psn_no == Person.psn_no)
-    .where(Person.psn_no == bindparam("psn_no"), *_in_force(bindparam("insutype"), bindparam("on")))
-    .order_by(Enrolment.begin_date.desc())
+#: the person with that enrolment, in one statement (every registration, fee upload and settlement
+#: asks); the enrolment's columns labelled ``e_…``
+_INSURED_ON = Direct(
+    select(*_PERSON, *(c.label(f"e_{c.key}") for c in _ENROLMENT))
+    .join_from(core_table(Person), core_table(Enrolment), _ENROLMENT.psn_no == _PERSON.psn_no)
+    .where(_PERSON.psn_no == bindparam("psn_no"), *_in_force(bindparam("insutype"), bindparam("on")))
+    .order_by(_ENROLMENT.begin_date.desc())
     .limit(1)
 )
 
@@ -66,9 +73,14 @@ def enrolment_on(session: Session, psn_no: str, insutype: str, on: date) -> Enro
 
 
 def insured_on(session: Session, psn_no: str, insutype: str, on: date) -> tuple[Person, Enrolment] | None:
-    """The person and the enrolment in force on a date, or None when either is missing."""
-    row = session.execute(_INSURED_ON, {"psn_no": psn_no, "insutype": insutype, "on": on}).first()
-    return None if row is None else (row[0], row[1])
+    """The person and the enrolment in force on a date, or None when either is missing. Both are
+    built from one row and are not in the session (nothing on the real-time path changes them)."""
+    row = _INSURED_ON.first(session, {"psn_no": psn_no, "insutype": insutype, "on": on})
+    if row is None:
+        return None
+    split = len(_PERSON)
+    person = record(Person, dict(zip(_PERSON.keys(), row[:split], strict=True)))
+    return person, record(Enrolment, dict(zip(_ENROLMENT.keys(), row[split:], strict=True)))
 
 
 def engine_person(

@@ -34,6 +34,7 @@ from yibao.service.platform import Platform
 from yibao.service.registry import engine_person, enrolment_on, insured_on
 from yibao.service.visits import DISCHARGED, OPEN, SETTLED, change_visit
 from yibao.store.db import core_table, insert_rows
+from yibao.store.direct import Direct
 from yibao.store.models import (
     FeeLine,
     MutualAidBinding,
@@ -74,7 +75,7 @@ _LINES = _FEE_LINE.c
 # a visit's lines not withdrawn and not settled ("b_": column-named bind parameters are reserved in UPDATE)
 _IS_OPEN = (_LINES.mdtrt_id == bindparam("b_mdtrt_id"), _LINES.status == "active", _LINES.setl_id.is_(None))
 #: the columns the engine reads, as plain rows: settlement reads the lines and never changes them
-_OPEN_LINES = (
+_OPEN_LINES = Direct(
     select(
         _LINES.item_code,
         _LINES.amount,
@@ -88,7 +89,7 @@ _OPEN_LINES = (
     .order_by(_LINES.id)
 )
 # the same lines as _OPEN_LINES (the visit row is locked): one fixed statement, whatever their number
-_LINK_LINES = update(_FEE_LINE).where(*_IS_OPEN).values(setl_id=bindparam("b_setl_id"))
+_LINK_LINES = Direct(update(_FEE_LINE).where(*_IS_OPEN).values(setl_id=bindparam("b_setl_id")))
 
 
 # -- settle -------------------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def settle_visit(
     insutype = data.text("insutype", required=False) or visit.insutype
     if insutype != visit.insutype:
         raise InputError(data.where("insutype"), "险种类型与就诊登记不符")
-    rows = session.execute(_OPEN_LINES, {"b_mdtrt_id": visit.mdtrt_id}).mappings().all()
+    rows = _OPEN_LINES.rows(session, {"b_mdtrt_id": visit.mdtrt_id})
     if not rows:
         raise InputError("mdtrt_id", "没有待结算的费用明细")
     found = insured_on(session, visit.psn_no, visit.insutype, visit.begin_time.date())
@@ -133,7 +134,7 @@ def settle_visit(
             raise InputError(data.where("acct_used_flag"), "该参保人未绑定家庭共济账户")
         payer = binding.payer_psn_no
 
-    claim = visit_claim(visit, tuple(engine_line(r) for r in rows), now)
+    claim = visit_claim(visit, tuple(engine_line(r._asdict()) for r in rows), now)
     on = rule_date_of(claim, platform.snapshot)
     region = platform.snapshot.tree.pooling_region(visit.insured_region).code
     key: dict[str, object] = {
@@ -161,7 +162,7 @@ def settle_visit(
             move(session, payer, -result.mutual_aid_pay, "mutual_aid", setl_id, visit.psn_no, now)
         insert_rows(session, SettlementRow, _row(result, setl_id, visit, msgid, now, "settled", None, payer, platform))
         insert_rows(session, SettlementDetail, [_detail(setl_id, d) for d in result.details])
-        session.execute(_LINK_LINES, {"b_mdtrt_id": visit.mdtrt_id, "b_setl_id": setl_id})
+        _LINK_LINES.run(session, {"b_mdtrt_id": visit.mdtrt_id, "b_setl_id": setl_id})
         _post_settlement(session, platform, result, setl_id, visit, enrolment.region_code, now)
         if visit.visit_type != INPATIENT or not mid:
             change_visit(session, visit, status=SETTLED)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -18,43 +18,46 @@ from yibao.io.fields import Fields
 from yibao.service.platform import Platform
 from yibao.service.registry import insured_on
 from yibao.store.db import core_table, insert_rows
+from yibao.store.direct import Direct, record
 from yibao.store.models import Diagnosis, FeeLine, Institution, Person, Visit
 
 OPEN, DISCHARGED, SETTLED, CANCELLED = "open", "discharged", "settled", "cancelled"
 
 
 _INSTITUTIONS = core_table(Institution)
-_INSTITUTION = select(_INSTITUTIONS).where(_INSTITUTIONS.c.code == bindparam("code"))
+_INSTITUTION = Direct(select(_INSTITUTIONS).where(_INSTITUTIONS.c.code == bindparam("code")))
 
 
-def institution(session: Session, code: str) -> Row[Any]:
+def institution(session: Session, code: str) -> Any:
     """The designated institution's row (code, name, kind, hospital_level, region_code, active);
     a plain row: ``session.get`` cost about three times the statement on the real-time path."""
-    found = session.execute(_INSTITUTION, {"code": code}).first()
+    found = _INSTITUTION.first(session, {"code": code})
     if found is None or not found.active:
         raise InputError("fixmedins_code", f"不是有效的定点医药机构：{code}")
     return found
 
 
 _DIAGNOSES = core_table(Diagnosis)
-_DROP_DIAGNOSES = delete(_DIAGNOSES).where(_DIAGNOSES.c.mdtrt_id == bindparam("mdtrt_id"))
-_VISIT = select(Visit).where(Visit.mdtrt_id == bindparam("mdtrt_id"))
-_VISIT_LOCKED = _VISIT.with_for_update()
+_DROP_DIAGNOSES = Direct(delete(_DIAGNOSES).where(_DIAGNOSES.c.mdtrt_id == bindparam("mdtrt_id")))
+_VISITS = core_table(Visit)
+_VISIT_BY_ID = select(_VISITS).where(_VISITS.c.mdtrt_id == bindparam("mdtrt_id"))
+_VISIT = Direct(_VISIT_BY_ID)
+_VISIT_LOCKED = Direct(_VISIT_BY_ID.with_for_update())
 
 
 def visit_of(session: Session, mdtrt_id: str, psn_no: str, fixmedins_code: str, lock: bool = False) -> Visit:
     """The visit, which must belong to this person and to this institution (an institution may
-    only read and settle its own visits)."""
-    visit = session.scalar(_VISIT_LOCKED if lock else _VISIT, {"mdtrt_id": mdtrt_id})
-    if visit is None or visit.fixmedins_code != fixmedins_code:
+    only read and settle its own visits). The Visit is built from the row and is not in the
+    session, as :func:`register`'s: it changes only through :func:`change_visit`."""
+    row = (_VISIT_LOCKED if lock else _VISIT).first(session, {"mdtrt_id": mdtrt_id})
+    if row is None or row.fixmedins_code != fixmedins_code:
         raise InputError("mdtrt_id", f"就诊 {mdtrt_id} 不存在或不属于本机构")
-    if psn_no and visit.psn_no != psn_no:
+    if psn_no and row.psn_no != psn_no:
         raise InputError("psn_no", "人员编号与就诊记录不符")
-    return visit
+    return record(Visit, row._asdict())
 
 
-_VISITS = core_table(Visit)
-_CHANGES: dict[tuple[str, ...], Any] = {}
+_CHANGES: dict[tuple[str, ...], Direct] = {}
 
 
 def change_visit(session: Session, visit: Visit, **values: object) -> None:
@@ -69,8 +72,8 @@ def change_visit(session: Session, visit: Visit, **values: object) -> None:
     stmt = _CHANGES.get(names)
     if stmt is None:  # built once per set of columns ("b_": column-named bind parameters are reserved)
         where = _VISITS.c.mdtrt_id == bindparam("b_mdtrt_id")
-        stmt = _CHANGES[names] = update(_VISITS).where(where).values({n: bindparam(f"b_{n}") for n in names})
-    session.execute(stmt, {"b_mdtrt_id": visit.mdtrt_id, **{f"b_{n}": v for n, v in values.items()}})
+        stmt = _CHANGES[names] = Direct(update(_VISITS).where(where).values({n: bindparam(f"b_{n}") for n in names}))
+    stmt.run(session, {"b_mdtrt_id": visit.mdtrt_id, **{f"b_{n}": v for n, v in values.items()}})
     for name, value in values.items():
         set_committed_value(visit, name, value)
 
@@ -132,7 +135,7 @@ def register(
         "ipt_otp_no": data.text("ipt_no", "ipt_otp_no", required=False, max_len=30),
     }
     insert_rows(session, Visit, values)
-    return Visit(**values)
+    return record(Visit, values)
 
 
 def record_diagnoses(session: Session, visit: Visit, items: list[Fields]) -> None:
@@ -155,7 +158,7 @@ def record_diagnoses(session: Session, visit: Visit, items: list[Fields]) -> Non
                 "valid": True,
             }
         )
-    session.execute(_DROP_DIAGNOSES, {"mdtrt_id": visit.mdtrt_id})
+    _DROP_DIAGNOSES.run(session, {"mdtrt_id": visit.mdtrt_id})
     insert_rows(session, Diagnosis, rows)
 
 

@@ -18,7 +18,14 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeEngine
 
+from yibao.store.direct import Direct
+
 DEFAULT_URL = "sqlite:///yibao.db"
+
+
+#: a statement's parameters stay out of SQLAlchemy's exceptions, and so out of the logs that print
+#: them: they hold names, answers with names in them and other personal data
+HIDE_PARAMETERS = True
 
 
 def is_sqlite(url: str) -> bool:
@@ -27,7 +34,9 @@ def is_sqlite(url: str) -> bool:
 
 def make_engine(url: str, pool_size: int = 10) -> Engine:
     if is_sqlite(url):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 60}, hide_parameters=HIDE_PARAMETERS
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -49,7 +58,9 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     # no pre-ping: it costs a round trip per checkout; a connection that died is invalidated on its
     # first error (that request is refused and not remembered, so the client's retry succeeds)
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, hide_parameters=HIDE_PARAMETERS
+    )
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -70,8 +81,8 @@ def core_table(model: type[DeclarativeBase]) -> Table:
     return cast(Table, model.__table__)
 
 
-_INSERTS: dict[Any, tuple[Any, Any]] = {}
-_UNNEST_INSERTS: dict[tuple[Table, tuple[str, ...]], Any] = {}
+_INSERTS: dict[Table, tuple[Direct, Any]] = {}
+_UNNEST_INSERTS: dict[tuple[Table, tuple[str, ...]], Direct] = {}
 
 
 def insert_rows(
@@ -95,9 +106,9 @@ def insert_rows(
     built = _INSERTS.get(table)
     if built is None:
         one = insert(table)
-        built = _INSERTS[table] = (one, one.returning(*table.primary_key.columns))
+        built = _INSERTS[table] = (Direct(one), one.returning(*table.primary_key.columns))
     if isinstance(rows, Mapping):
-        session.execute(built[0], rows)
+        built[0].run(session, dict(rows))
         return
     rows = list(rows)
     names = tuple(rows[0])
@@ -106,8 +117,8 @@ def insert_rows(
         return
     stmt = _UNNEST_INSERTS.get((table, names))
     if stmt is None:
-        stmt = _UNNEST_INSERTS[(table, names)] = _unnest_insert(table, names)
-    session.execute(stmt, {f"a_{n}": [r[n] for r in rows] for n in names})
+        stmt = _UNNEST_INSERTS[(table, names)] = Direct(_unnest_insert(table, names))
+    stmt.run(session, {f"a_{n}": [r[n] for r in rows] for n in names})
 
 
 def _unnest_insert(table: Table, names: tuple[str, ...]) -> Any:

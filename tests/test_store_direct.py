@@ -1,0 +1,164 @@
+"""``yibao.store.direct``: the real-time path's statements run on PostgreSQL on the driver's
+cursor, elsewhere through SQLAlchemy. Each test holds the driver path to what SQLAlchemy does
+with the same statement: the same rows and values, defaults filled in, pending ORM changes
+flushed first, SQLAlchemy's exceptions (without the parameters, which may hold personal data),
+and a lost connection invalidated."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from harness import database
+from yibao.store.db import core_table, make_engine, session_factory
+from yibao.store.direct import Direct, record
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Probe(Base):
+    __tablename__ = "probe_direct"
+    id: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(20))
+    amount: Mapped[int | None] = mapped_column(sa.BigInteger)
+    price: Mapped[Decimal] = mapped_column(sa.Numeric(16, 6))
+    flag: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    day: Mapped[date | None] = mapped_column(sa.Date)
+    at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    blob: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    note: Mapped[str] = mapped_column(sa.Text, default="{}")
+
+
+class Stamped(Base):
+    __tablename__ = "probe_stamped"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(sa.DateTime, default=lambda: datetime(2026, 12, 7))
+
+
+T = core_table(Probe)
+INSERT = Direct(sa.insert(T))
+BY_ID = sa.select(T).where(T.c.id == sa.bindparam("id"))
+SELECT = Direct(BY_ID)
+LOCKED = Direct(BY_ID.with_for_update())
+FLAGGED = Direct(sa.select(T.c.id, T.c.price).where(T.c.flag == sa.true()).order_by(T.c.id))
+ADD = Direct(sa.update(T).where(T.c.id == sa.bindparam("b_id")).values(amount=T.c.amount + sa.bindparam("b_add")))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sessions(request: pytest.FixtureRequest, tmp_path):
+    with database(request.param, tmp_path) as url:
+        engine = make_engine(url, pool_size=1)
+        Base.metadata.create_all(engine)
+        try:
+            yield session_factory(engine)
+        finally:
+            engine.dispose()
+
+
+def full(i: int) -> dict[str, object]:
+    return {
+        "id": f"P{i}",
+        "name": "张三" if i % 2 else "李四",
+        "amount": None if i % 3 == 0 else 10**12 + i,
+        "price": Decimal(f"{i}.{(7 * i) % 10**6:06d}"),
+        "flag": i % 2 == 0,
+        "day": date(2026, 1, 1 + i % 28),
+        "at": datetime(2026, 12, 7, 12, i % 60, 5, 123456),
+        "blob": bytes([i % 256, 0, 255]),
+        "note": "医保" * (i % 3),
+    }
+
+
+def on_driver(sessions, direct: Direct, names: tuple[str, ...]) -> bool:
+    with sessions() as s:
+        return direct.on_driver(s, names)
+
+
+def test_the_driver_path_answers_what_sqlalchemy_answers(sessions) -> None:
+    given = [full(i) for i in range(7)]
+    with sessions() as s, s.begin():
+        for row in given:
+            assert INSERT.run(s, row) == 1
+    with sessions() as s, s.begin():
+        for row in given:
+            ours = SELECT.first(s, {"id": row["id"]})
+            theirs = s.execute(BY_ID, {"id": row["id"]}).one()
+            assert tuple(ours) == tuple(theirs) == tuple(row.values())
+            assert [type(v) for v in ours] == [type(v) for v in theirs]
+            assert ours._asdict() == row and ours.price == row["price"]
+        assert FLAGGED.rows(s, {}) == [(r["id"], r["price"]) for r in given if r["flag"]]
+        assert SELECT.first(s, {"id": "none"}) is None and SELECT.scalar(s, {"id": "none"}) is None
+        assert LOCKED.scalar(s, {"id": "P1"}) == "P1"
+        assert ADD.run(s, {"b_id": "P1", "b_add": 5}) == 1 and ADD.run(s, {"b_id": "none", "b_add": 5}) == 0
+        assert SELECT.first(s, {"id": "P1"}).amount == 10**12 + 6
+    # on PostgreSQL these ran on the driver; elsewhere SQLAlchemy ran them
+    driver = sessions.kw["bind"].dialect.name == "postgresql"
+    assert on_driver(sessions, SELECT, ("id",)) is driver
+    assert on_driver(sessions, INSERT, tuple(given[0])) is driver
+    assert on_driver(sessions, ADD, ("b_id", "b_add")) is driver
+
+
+def test_scalar_defaults_are_filled_in_and_a_callable_one_goes_through_sqlalchemy(sessions) -> None:
+    with sessions() as s, s.begin():
+        INSERT.run(s, {"id": "D1", "name": "n", "price": Decimal("1.5")})
+    with sessions() as s:
+        got = SELECT.first(s, {"id": "D1"})
+        assert (got.flag, got.note, got.amount) == (True, "{}", None)
+
+    stamped = Direct(sa.insert(core_table(Stamped)))
+    assert not on_driver(sessions, stamped, ("id",))  # the driver path cannot call it
+    with sessions() as s, s.begin():
+        stamped.run(s, {"id": 1})
+    with sessions() as s:
+        assert s.scalar(sa.select(Stamped.at)) == datetime(2026, 12, 7)
+
+
+def test_pending_orm_changes_are_flushed_before_the_statement(sessions) -> None:
+    with sessions() as s, s.begin():
+        s.add(Probe(id="O1", name="orm", price=Decimal(2)))
+        assert SELECT.scalar(s, {"id": "O1"}) == "O1"
+
+
+def test_a_driver_error_is_sqlalchemys_and_does_not_show_the_parameters(sessions) -> None:
+    with sessions() as s, s.begin():
+        INSERT.run(s, full(1))
+    again = {**full(1), "name": "王秘密"}
+    with pytest.raises(IntegrityError) as caught, sessions() as s, s.begin():
+        INSERT.run(s, again)
+    assert "王秘密" not in str(caught.value)
+    with sessions() as s:  # nothing of the failed transaction stayed; the session works on
+        assert SELECT.first(s, {"id": "P1"}).name == "张三"
+
+
+@pytest.mark.parametrize("sessions", ["postgresql"], indirect=True)
+def test_a_lost_connection_is_invalidated_and_not_handed_out_again(sessions) -> None:
+    engine = sessions.kw["bind"]
+    with sessions() as s, s.begin():
+        INSERT.run(s, full(2))
+    with sessions() as s:
+        pid = s.scalar(sa.text("SELECT pg_backend_pid()"))
+        SELECT.first(s, {"id": "P2"})  # the connection and its cursor are held by the session
+        with engine.connect() as other:
+            other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(DBAPIError) as caught:
+            SELECT.first(s, {"id": "P2"})
+        assert caught.value.connection_invalidated
+        s.rollback()
+        assert SELECT.first(s, {"id": "P2"}).id == "P2"  # a new connection (the pool holds one)
+        assert s.scalar(sa.text("SELECT pg_backend_pid()")) != pid
+
+
+def test_a_record_holds_the_row_outside_the_session(sessions) -> None:
+    with sessions() as s, s.begin():
+        INSERT.run(s, full(3))
+        row = SELECT.first(s, {"id": "P3"})
+        probe = record(Probe, row._asdict())
+        assert sa.inspect(probe).transient and probe not in s
+        assert (probe.id, probe.price, probe.blob) == ("P3", full(3)["price"], full(3)["blob"])
