@@ -2,21 +2,22 @@
 
 The standard encoder would turn ``Decimal("12.50")`` into a string or a float; the national
 interface wants ``numeric(16,2)`` numbers. Values are built as :class:`~decimal.Decimal`; the
-C encoder writes each as a marked string, and one substitution turns the marks into bare number
-tokens (input text can never hold the mark: NUL is refused in every text field).
+C encoder writes each as a string between two marks, and two plain replacements take the marks
+and the quotes away, leaving bare number tokens (input text can never hold a mark: NUL is refused
+in every text field). A regular expression did the same at about five times the CPU.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from decimal import Decimal
 
 from yibao.money import RATIO_ONE
 
 _HUNDREDTH = Decimal("0.01")
-_MARK = "\x00#"
-_MARKED = re.compile(r'"\\u0000#(-?[0-9]+(?:\.[0-9]+)?)"')
+_OPEN, _CLOSE = "\x00<", "\x00>"
+#: how the encoder writes the marks with the quotes around the string
+_OPENED, _CLOSED = '"\\u0000<', '\\u0000>"'
 
 
 def amount(fen: int) -> Decimal:
@@ -29,8 +30,8 @@ def ratio(bp: int) -> Decimal:
 
 
 def _default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return _MARK + format(value, "f")
+    if isinstance(value, Decimal) and value.is_finite():
+        return _OPEN + format(value, "f") + _CLOSE
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
@@ -41,4 +42,4 @@ def dumps(value: object) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         text = json.dumps(value, ensure_ascii=True, default=_default, separators=(",", ":"))
-    return _MARKED.sub(r"\1", text)
+    return text.replace(_OPENED, "").replace(_CLOSED, "")
