@@ -14,14 +14,13 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
-from starlette.concurrency import run_in_threadpool
 
 from yibao.api import envelope
 from yibao.api.auth import GatewayAuthError, GatewayKeys, NonceCache, authenticate, require_institution
 from yibao.api.catalogue import FileAnswer
+from yibao.api.front import PATH, InterfaceFront
 from yibao.api.jsonout import dumps
 from yibao.api.transactions import TRANSACTIONS, Call
 from yibao.errors import InputError, YibaoError
@@ -33,7 +32,6 @@ from yibao.store.pii import PiiLogFilter
 log = logging.getLogger("yibao.api")
 log.addFilter(PiiLogFilter())
 
-PATHS = ("/fsi/api/rsfComIfsService/callService",)
 _READ_ONLY = {"postgresql_readonly": True}
 
 
@@ -177,32 +175,17 @@ class Gateway:
         return dumps(envelope.answer(-1, refmsgid, received, self.platform.clock(), {}, message))
 
 
-def create_app(platform: Platform, keys: GatewayKeys | None = None) -> FastAPI:
+def create_app(platform: Platform, keys: GatewayKeys | None = None) -> InterfaceFront:
+    """The server's ASGI application: ``callService`` (yibao.api.front) in front of FastAPI."""
     gateway = Gateway(platform, keys)
     app = FastAPI(
         title="yibao",
-        description="医疗保障信息平台 定点医药机构接口（callService）",
+        description=f"医疗保障信息平台 定点医药机构接口：POST {PATH}（及 {PATH}/{{infno}}）",
         version="0.1.0",
     )
-    app.state.gateway = gateway
-
-    async def call(request: Request, infno: str | None = None) -> Response:
-        body = await request.body()
-        answer = await run_in_threadpool(gateway.handle, body, dict(request.headers), infno)
-        if isinstance(answer, FileAnswer):
-            return Response(
-                content=answer.content,
-                media_type="application/octet-stream",
-                headers={"Content-Disposition": f'attachment; filename="{answer.filename}"'},
-            )
-        return Response(content=answer, media_type="application/json; charset=utf-8")
-
-    for path in PATHS:
-        app.add_api_route(path, call, methods=["POST"], include_in_schema=True)
-        app.add_api_route(path + "/{infno}", call, methods=["POST"], include_in_schema=True)
 
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok", "policy_snapshot": platform.snapshot.id}
 
-    return app
+    return InterfaceFront(gateway.handle, app)

@@ -32,7 +32,7 @@ class Envelope:
 
 def parse(body: bytes, infno_in_path: str | None = None) -> Envelope:
     if len(body) > MAX_BODY:
-        raise InputError("(报文)", f"报文过大（{len(body)} 字节，上限 {MAX_BODY}）")
+        raise InputError("(报文)", f"报文过大（超过上限 {MAX_BODY} 字节）")
     try:
         data = json.loads(body.decode("utf-8-sig"))
     except UnicodeDecodeError:

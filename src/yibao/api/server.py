@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI
-
 from yibao.api.app import create_app
 from yibao.api.auth import GatewayKeys, load_gateway_keys
+from yibao.api.front import InterfaceFront
 from yibao.service.bootstrap import build_platform
 from yibao.settings import Settings
 from yibao.store.pii import PiiLogFilter
@@ -25,12 +24,12 @@ def configure_logging() -> None:
         root.setLevel(logging.WARNING)
 
 
-def app_from_env(settings: Settings | None = None) -> FastAPI:
+def app_from_env(settings: Settings | None = None) -> InterfaceFront:
     configure_logging()
     settings = settings or Settings.from_env()
     keys = load_gateway_keys(settings.gateway_keys, settings.environ) if settings.gateway_keys else GatewayKeys.empty()
     return create_app(build_platform(settings), keys)
 
 
-def app() -> FastAPI:
+def app() -> InterfaceFront:
     return app_from_env()
