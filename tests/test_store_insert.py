@@ -1,11 +1,12 @@
 """``insert_rows``: rows the real-time path writes and does not read back (fee lines, settlement
-details) go in as one statement — on PostgreSQL ``INSERT … SELECT FROM unnest(arrays)``, on
+details) go in as one statement — on PostgreSQL ``INSERT … SELECT FROM json_populate_recordset(…)``, on
 SQLite a multi-row ``VALUES``. Both must store exactly what was given, in the order given (the
 serial key follows it: settlement reads fee lines back by it), and refuse what the column cannot
 hold instead of cutting it."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -29,6 +30,8 @@ class Line(Base):
     amount: Mapped[int | None] = mapped_column(sa.BigInteger)
     approved: Mapped[bool] = mapped_column(sa.Boolean)
     note: Mapped[str] = mapped_column(sa.String(20), default="")
+    day: Mapped[date | None] = mapped_column(sa.Date)
+    at: Mapped[datetime | None] = mapped_column(sa.DateTime)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -50,7 +53,9 @@ def rows(n: int, start: int = 0) -> list[dict[str, object]]:
             "price": Decimal(f"{i}.{(7 * i) % 10000:04d}"),
             "amount": None if i % 3 == 0 else 10**12 + i,  # beyond 32 bits, and NULLs among them
             "approved": i % 2 == 0,
-            "note": "医保" * (i % 4),
+            "note": "医保" * (i % 4) + ('"\\' if i % 5 == 1 else ""),  # quotes and backslashes survive
+            "day": None if i % 4 == 3 else date(2026, 1 + i % 12, 1 + i % 28),
+            "at": datetime(2026, 12, 7, i % 24, i % 60, i % 60, 1000 * i % 10**6),
         }
         for i in range(n)
     ]
@@ -58,7 +63,9 @@ def rows(n: int, start: int = 0) -> list[dict[str, object]]:
 
 def stored(sessions) -> list[dict[str, object]]:
     with sessions() as s:
-        got = s.execute(sa.select(Line.code, Line.price, Line.amount, Line.approved, Line.note).order_by(Line.id))
+        got = s.execute(
+            sa.select(Line.code, Line.price, Line.amount, Line.approved, Line.note, Line.day, Line.at).order_by(Line.id)
+        )
         return [dict(r._mapping) for r in got]
 
 
