@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from datetime import date
 from pathlib import Path
@@ -362,6 +363,15 @@ def serve(
         raise _fail(e) from None
     os.environ["YIBAO_DB"] = settings.db_url
     os.environ["YIBAO_POLICY_DIR"] = str(settings.policy_dir)
+    options: dict[str, object] = {"log_level": "warning", "access_log": False}
+    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):  # a socket per worker: connections spread (api.workers)
+        from yibao.api.workers import run_workers
+
+        try:
+            run_workers(host, port, workers, options)
+        except OSError as e:
+            raise _fail(YibaoError(f"无法监听 {host}:{port}：{e}")) from None
+        return
     uvicorn.run(
         "yibao.api.server:app",
         factory=True,

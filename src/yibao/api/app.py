@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -185,7 +186,8 @@ def create_app(platform: Platform, keys: GatewayKeys | None = None) -> Interface
     )
 
     @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok", "policy_snapshot": platform.snapshot.id}
+    def health() -> dict[str, object]:
+        # the worker process that answered: with --workers N, which of them a connection reached
+        return {"status": "ok", "policy_snapshot": platform.snapshot.id, "worker": os.getpid()}
 
     return InterfaceFront(gateway.handle, app)
