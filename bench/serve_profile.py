@@ -29,6 +29,7 @@ import itertools
 import json
 import os
 import pstats
+import re
 import secrets
 import shutil
 import sys
@@ -234,7 +235,11 @@ def sql_of_one_flow(gateway: Any, households: list[Any], mix: list[tuple[str, fl
 
     def log(query: Any, executemany: bool) -> None:
         text = query if isinstance(query, str) else query.as_string(None) if hasattr(query, "as_string") else str(query)
-        seen.append((current["infno"], " ".join(text.split())[:110], executemany))
+        text = " ".join(text.split())
+        if text.startswith("WITH w0 AS ("):  # writes held and sent as one statement (Direct.later)
+            parts = re.findall(r"INSERT INTO \w+|UPDATE \w+ SET|DELETE FROM \w+", text)
+            text = "[one statement] " + " + ".join(p.removesuffix(" SET") for p in parts)
+        seen.append((current["infno"], text[:110], executemany))
 
     class Tagging(InProcess):
         async def post(self, body: bytes) -> tuple[int, bytes]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -36,6 +37,13 @@ class Probe(Base):
     note: Mapped[str] = mapped_column(sa.Text, default="{}")
 
 
+class Child(Base):
+    __tablename__ = "probe_child"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    probe_id: Mapped[str] = mapped_column(sa.ForeignKey("probe_direct.id"))
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class Stamped(Base):
     __tablename__ = "probe_stamped"
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
@@ -49,6 +57,8 @@ SELECT = Direct(BY_ID)
 LOCKED = Direct(BY_ID.with_for_update())
 FLAGGED = Direct(sa.select(T.c.id, T.c.price).where(T.c.flag == sa.true()).order_by(T.c.id))
 ADD = Direct(sa.update(T).where(T.c.id == sa.bindparam("b_id")).values(amount=T.c.amount + sa.bindparam("b_add")))
+C = core_table(Child)
+INSERT_CHILD = Direct(sa.insert(C))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -162,3 +172,104 @@ def test_a_record_holds_the_row_outside_the_session(sessions) -> None:
         probe = record(Probe, row._asdict())
         assert sa.inspect(probe).transient and probe not in s
         assert (probe.id, probe.price, probe.blob) == ("P3", full(3)["price"], full(3)["blob"])
+
+
+# -- writes held until the next statement or the commit (Direct.later) ----------------------------
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[str]:
+    """The statements psycopg's cursors execute (on SQLite none: nothing goes through psycopg)."""
+    seen: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counting(self, query, *args, **kwargs):
+        seen.append(query if isinstance(query, str) else str(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+    return seen
+
+
+def table(sessions, model) -> list[tuple[object, ...]]:
+    with sessions() as s:
+        return [tuple(r) for r in s.execute(sa.select(model.__table__).order_by(model.__table__.c.id))]
+
+
+def test_held_writes_store_what_writes_sent_one_by_one_store(sessions, sent) -> None:
+    with sessions() as s, s.begin():
+        INSERT.run(s, full(10))
+        INSERT.run(s, full(20))
+
+    def writes(way: str, parent: str, child: int, other: str) -> None:
+        with sessions() as s, s.begin():
+            getattr(INSERT, way)(s, {**full(11), "id": parent})
+            getattr(INSERT_CHILD, way)(s, {"id": child, "probe_id": parent, "amount": -7})  # beside its parent
+            getattr(ADD, way)(s, {"b_id": other, "b_add": 10**12})  # the table again: its own statement
+
+    del sent[:]
+    writes("later", "L", 1, "P10")
+    held = list(sent)
+    writes("run", "R", 2, "P20")
+    probes = {r[0]: r[1:] for r in table(sessions, Probe)}
+    assert probes["L"] == probes["R"] and probes["P10"][1] == probes["P20"][1] - 10  # P20's own + 10
+    assert [r[1:] for r in table(sessions, Child)] == [("L", -7), ("R", -7)]
+    if sessions.kw["bind"].dialect.name == "postgresql":
+        # parent and child as one statement, the update of the same table in one of its own
+        assert len(held) == 2 and held[0].startswith("WITH w0 AS (INSERT INTO probe_direct")
+        assert held[1].startswith("UPDATE probe_direct")
+
+
+def test_writes_to_one_table_keep_their_order(sessions) -> None:
+    with sessions() as s, s.begin():
+        INSERT.later(s, full(4))
+        ADD.later(s, {"b_id": "P4", "b_add": 5})  # sees the row inserted before it
+    assert SELECT.first(sessions(), {"id": "P4"}).amount == full(4)["amount"] + 5
+
+
+@pytest.mark.parametrize("reader", ["direct", "core", "orm"])
+def test_a_held_write_is_seen_by_the_next_statement_of_any_kind(sessions, reader: str) -> None:
+    with sessions() as s, s.begin():
+        INSERT.later(s, full(5))
+        if reader == "direct":
+            assert SELECT.scalar(s, {"id": "P5"}) == "P5"
+        elif reader == "core":
+            assert s.execute(BY_ID, {"id": "P5"}).one().id == "P5"
+        else:
+            assert s.get(Probe, "P5") is not None
+
+
+def test_pending_orm_changes_go_before_a_held_write_and_held_writes_before_an_orm_flush(sessions) -> None:
+    with sessions() as s, s.begin():
+        s.add(Probe(id="O2", name="orm", price=Decimal(2)))
+        INSERT_CHILD.later(s, {"id": 3, "probe_id": "O2", "amount": 1})  # its parent is flushed first
+        INSERT.later(s, full(6))
+        s.add(Child(id=4, probe_id="P6", amount=2))  # flushed at commit, after its held parent
+    assert [r[1] for r in table(sessions, Child)] == ["O2", "P6"]
+
+
+def test_a_rollback_drops_the_held_writes(sessions, sent) -> None:
+    with sessions() as s:
+        s.begin()
+        INSERT.later(s, full(7))
+        s.rollback()
+        with s.begin():  # the same connection (the pool holds one): nothing of before is sent
+            assert s.execute(BY_ID, {"id": "P7"}).first() is None
+    with sessions() as s:
+        s.begin()
+        INSERT.later(s, full(8))  # closed without commit
+    assert table(sessions, Probe) == []
+    assert not any("INSERT" in q for q in sent)
+
+
+def test_a_failing_held_write_fails_the_commit_and_nothing_of_the_transaction_stays(sessions) -> None:
+    with sessions() as s, s.begin():
+        INSERT.run(s, full(1))
+    with pytest.raises(IntegrityError) as caught, sessions() as s, s.begin():
+        INSERT_CHILD.later(s, {"id": 5, "probe_id": "P1", "amount": 3})
+        INSERT.later(s, {**full(1), "name": "王秘密"})  # the same key again
+    assert "王秘密" not in str(caught.value)
+    with pytest.raises(IntegrityError), sessions() as s, s.begin():
+        INSERT_CHILD.later(s, {"id": 6, "probe_id": "none", "amount": 3})  # no such parent
+    assert table(sessions, Child) == []
+    assert [r[1] for r in table(sessions, Probe)] == ["张三"]

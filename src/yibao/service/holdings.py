@@ -87,7 +87,7 @@ def store_accumulators(session: Session, row: Mapping[Any, Any], acc: Accumulato
     values["chronic"] = json.dumps(acc.chronic, sort_keys=True)
     if all(row[name] == v for name, v in values.items()):
         return
-    _ACC_WRITE.run(session, {**{f"b_{k}": row[k] for k in ACC_KEY}, **{f"b_{k}": v for k, v in values.items()}})
+    _ACC_WRITE.later(session, {**{f"b_{k}": row[k] for k in ACC_KEY}, **{f"b_{k}": v for k, v in values.items()}})
 
 
 def account_balance(session: Session, psn_no: str, lock: bool) -> int:
@@ -106,7 +106,7 @@ def move(
     """Change a (locked) account's balance by ``amount`` and record the movement (账户变动)."""
     if amount == 0:
         return
-    _ADD.run(session, {"b_psn_no": psn_no, "b_amount": amount})
+    _ADD.later(session, {"b_psn_no": psn_no, "b_amount": amount})
     insert_rows(
         session,
         AccountMovement,

@@ -162,7 +162,7 @@ def settle_visit(
             move(session, payer, -result.mutual_aid_pay, "mutual_aid", setl_id, visit.psn_no, now)
         insert_rows(session, SettlementRow, _row(result, setl_id, visit, msgid, now, "settled", None, payer, platform))
         insert_rows(session, SettlementDetail, [_detail(setl_id, d) for d in result.details])
-        _LINK_LINES.run(session, {"b_mdtrt_id": visit.mdtrt_id, "b_setl_id": setl_id})
+        _LINK_LINES.later(session, {"b_mdtrt_id": visit.mdtrt_id, "b_setl_id": setl_id})
         _post_settlement(session, platform, result, setl_id, visit, enrolment.region_code, now)
         if visit.visit_type != INPATIENT or not mid:
             change_visit(session, visit, status=SETTLED)

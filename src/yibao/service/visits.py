@@ -73,7 +73,7 @@ def change_visit(session: Session, visit: Visit, **values: object) -> None:
     if stmt is None:  # built once per set of columns ("b_": column-named bind parameters are reserved)
         where = _VISITS.c.mdtrt_id == bindparam("b_mdtrt_id")
         stmt = _CHANGES[names] = Direct(update(_VISITS).where(where).values({n: bindparam(f"b_{n}") for n in names}))
-    stmt.run(session, {"b_mdtrt_id": visit.mdtrt_id, **{f"b_{n}": v for n, v in values.items()}})
+    stmt.later(session, {"b_mdtrt_id": visit.mdtrt_id, **{f"b_{n}": v for n, v in values.items()}})
     for name, value in values.items():
         set_committed_value(visit, name, value)
 
@@ -158,7 +158,7 @@ def record_diagnoses(session: Session, visit: Visit, items: list[Fields]) -> Non
                 "valid": True,
             }
         )
-    _DROP_DIAGNOSES.run(session, {"mdtrt_id": visit.mdtrt_id})
+    _DROP_DIAGNOSES.later(session, {"mdtrt_id": visit.mdtrt_id})
     insert_rows(session, Diagnosis, rows)
 
 

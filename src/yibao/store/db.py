@@ -105,7 +105,8 @@ def insert_rows(
     """INSERT rows that this transaction does not read back, through Core rather than the unit of
     work: building, tracking and flushing ORM objects cost several times the statement itself on
     the real-time path (bench/serve_profile.py). Pending ORM changes are flushed first, so foreign
-    keys see their parents.
+    keys see their parents. On PostgreSQL the statement is held and sent with the transaction's
+    other held writes (``Direct.later``): an error shows at the next statement or the commit.
 
     Several rows on PostgreSQL go as one fixed statement with the rows as one JSON parameter,
     ``INSERT … SELECT … FROM json_populate_recordset(NULL::table, :rows) WITH ORDINALITY``: its
@@ -123,7 +124,7 @@ def insert_rows(
         one = insert(table)
         built = _INSERTS[table] = (Direct(one), one.returning(*table.primary_key.columns))
     if isinstance(rows, Mapping):
-        built[0].run(session, dict(rows))
+        built[0].later(session, dict(rows))
         return
     rows = list(rows)
     names = tuple(rows[0])
@@ -133,7 +134,7 @@ def insert_rows(
     stmt = _JSON_INSERTS.get((table, names))
     if stmt is None:
         stmt = _JSON_INSERTS[(table, names)] = Direct(_json_insert(table, names))
-    stmt.run(session, {"rows": json.dumps(rows, ensure_ascii=False, default=_json_value, separators=(",", ":"))})
+    stmt.later(session, {"rows": json.dumps(rows, ensure_ascii=False, default=_json_value, separators=(",", ":"))})
 
 
 def _json_insert(table: Table, names: tuple[str, ...]) -> Any:
