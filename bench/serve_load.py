@@ -427,6 +427,14 @@ def server(
         "--policy-dir",
         str(ROOT / "policies"),
     ]
+    with started(cmd, env, port, workers, log) as srv:
+        yield srv
+
+
+@contextlib.contextmanager
+def started(cmd: list[str], env: dict[str, str] | None, port: int, workers: int, log: Path) -> Iterator[dict[str, Any]]:
+    """Run a server command until its ``workers`` answer ``/health`` on ``port``; stop it (SIGINT)
+    and any worker that outlives it when the block ends."""
     with open(log, "ab") as logf:
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=logf, stderr=subprocess.STDOUT)
     try:
