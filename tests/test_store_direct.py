@@ -224,7 +224,8 @@ def test_writes_to_one_table_keep_their_order(sessions) -> None:
     with sessions() as s, s.begin():
         INSERT.later(s, full(4))
         ADD.later(s, {"b_id": "P4", "b_add": 5})  # sees the row inserted before it
-    assert SELECT.first(sessions(), {"id": "P4"}).amount == full(4)["amount"] + 5
+    with sessions() as s:
+        assert SELECT.first(s, {"id": "P4"}).amount == full(4)["amount"] + 5
 
 
 @pytest.mark.parametrize("reader", ["direct", "core", "orm"])
@@ -273,3 +274,14 @@ def test_a_failing_held_write_fails_the_commit_and_nothing_of_the_transaction_st
         INSERT_CHILD.later(s, {"id": 6, "probe_id": "none", "amount": 3})  # no such parent
     assert table(sessions, Child) == []
     assert [r[1] for r in table(sessions, Probe)] == ["张三"]
+
+
+def test_a_parameter_used_twice_in_a_held_write_is_one_value(sessions) -> None:
+    rename = Direct(sa.update(T).where(T.c.id == sa.bindparam("b_id")).values(name=sa.bindparam("b_id")))
+    with sessions() as s, s.begin():
+        INSERT.run(s, full(9))
+        INSERT_CHILD.later(s, {"id": 7, "probe_id": "P9", "amount": 1})
+        rename.later(s, {"b_id": "P9"})  # the second part of one statement: its numbers follow the first's
+    with sessions() as s:
+        assert SELECT.first(s, {"id": "P9"}).name == "P9"
+    assert [r[1:] for r in table(sessions, Child)] == [("P9", 1)]

@@ -55,7 +55,7 @@ MAX_HELD = 32
 _M = TypeVar("_M")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed as itself: a key of _COMBINED
 class _Plan:
     #: the statement with PostgreSQL's own placeholders ($1, $2, …), for psycopg's RawCursor
     sql: str
@@ -216,22 +216,22 @@ def _send(later: list[tuple[_Plan, list[Any]]], cursor: Any, connection: Any, di
     _execute(cursor, connection, dialect, sql, values)
 
 
-_COMBINED: dict[tuple[int, ...], str] = {}
+#: keyed by the plans themselves (not their ids, which a plan dropped with its Direct would free)
+_COMBINED: dict[tuple[_Plan, ...], str] = {}
 _PARAM = re.compile(r"%\(([^)]+)\)s")
 
 
 def _combined(plans: tuple[_Plan, ...]) -> str:
     """``WITH w0 AS (…), w1 AS (…) …`` for these writes, each part's placeholders numbered on
-    from the last part's (built once per sequence of statements; plans live as long as their Direct)."""
-    key = tuple(id(p) for p in plans)
-    sql = _COMBINED.get(key)
+    from the last part's (built once per sequence of statements)."""
+    sql = _COMBINED.get(plans)
     if sql is None:
         parts, start = [], 0
         for plan in plans:
             parts.append(_numbered(plan.pyformat, start)[0])
             start += len(plan.names)
         heads = ", ".join(f"w{i} AS ({part})" for i, part in enumerate(parts[:-1]))
-        sql = _COMBINED[key] = f"WITH {heads} {parts[-1]}"
+        sql = _COMBINED[plans] = f"WITH {heads} {parts[-1]}"
     return sql
 
 
