@@ -5,9 +5,11 @@ statements of an outpatient flow: execution context, parameter processing, curso
 (psycopg builds a Column object per column per result), result metadata and row objects
 (bench/serve_profile.py). A :class:`Direct` statement is compiled by SQLAlchemy once per
 dialect and set of parameter names; on PostgreSQL it then runs in the session's transaction
-on the session's own psycopg connection, with its rows as plain named tuples. Everything else
-— SQLite, a statement whose parameters or columns need SQLAlchemy's processing that is not
-reproduced here — runs through ``session.execute`` unchanged. Both paths answer the same.
+on the session's own psycopg connection, with its rows as plain named tuples; the cursor is a
+``RawCursor`` and the placeholders are numbered once as PostgreSQL's ``$n`` (psycopg's usual cursor
+parses a long statement's text for them on every call). Everything else — SQLite, a statement
+whose parameters or columns need SQLAlchemy's processing that is not reproduced here — runs
+through ``session.execute`` unchanged. Both paths answer the same.
 
 What SQLAlchemy would have done around a statement and is done here too: pending ORM changes
 are flushed first; Python-side scalar column defaults are filled in and bind processors are
