@@ -26,11 +26,15 @@ transaction's next statement of any kind — this module's, SQLAlchemy's (ORM fl
 — or its commit; a rollback drops them. One statement costs the client and the server about a
 quarter of what each of its writes cost as a round trip of its own (bench/serve_profile.py). It
 is the same as sending them one by one because: the parts of one statement see the same
-snapshot, so two writes to one table are never put into one statement (the first goes ahead);
-foreign keys are checked at the end of the statement, so a child written beside its parent is
-accepted and a missing parent is still refused; and a failing write fails the whole statement,
-inside the transaction that is then rolled back. Only when its error is raised differs: at the
-next statement or the commit, not at the call. Elsewhere (SQLite) a write is sent at once.
+snapshot, so two writes to one table are never put into one statement (the first goes ahead)
+and a write that reads another table is not held at all; foreign keys are checked at the end of
+the statement, so a child written beside its parent is accepted and a missing parent is still
+refused; and a failing write fails the whole statement, inside the transaction that is then
+rolled back. What differs: an error is raised at the next statement or the commit, not at the
+call; and a child held before its parent in the same statement is accepted where, sent alone, it
+would have been refused (the real-time path writes parents first). Elsewhere (SQLite) a write is
+sent at once. tests/test_store_direct.py holds random programs of held writes to the answers,
+rows and outcome of the same programs sent one by one.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.pool import Pool
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.util import find_tables
 
 _CURSOR = "yibao.direct.cursor"
 _HELD = "yibao.direct.held"
@@ -345,10 +350,15 @@ def _plan(statement: Executable, dialect: Any, names: tuple[str, ...]) -> _Plan 
             shape = namedtuple("Row", [c[0] for c in compiled._result_columns])  # type: ignore[misc,no-redef]
         except ValueError:  # a name that is not an identifier, or twice
             return None
-    # a write that may be held: one part of a combined statement (not one with a WITH of its own,
-    # which a part cannot hold)
-    holdable = plain_write and shape is None and not compiled.string.lstrip().upper().startswith("WITH")
-    writes = statement.table.name if holdable else None  # type: ignore[attr-defined]
+    # a write that may be held: one part of a combined statement. Not one that reads another
+    # table (the parts see the statement's snapshot, not each other's writes), nor one with a WITH
+    # of its own (a part cannot hold one)
+    writes: str | None = None
+    if isinstance(statement, UpdateBase) and plain_write and shape is None:
+        target = statement.table.name  # type: ignore[union-attr]
+        alone = {t.name for t in find_tables(statement, include_crud=True)} == {target}
+        if alone and not compiled.string.lstrip().upper().startswith("WITH"):
+            writes = target
     sql, order = _numbered(compiled.string)
     return _Plan(sql, order, compiled.string, dialect, fixed, processors, shape, writes)
 
