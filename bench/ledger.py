@@ -78,6 +78,7 @@ from serve_load import (
     parse_mix,
     pct,
     pg_dsn,
+    print_machine,
     refresh_balances,
     run_pgbench,
     sqlalchemy_url,
@@ -402,10 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     commit = info["commit"] + (" + uncommitted changes" if git_dirty() else "")
     print(f"yibao ledger benchmark — {info['date']}  (commit {commit})")
     print(f"  command: {command}")
-    print(f"  machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; Python {info['python']}")
-    print(f"  {info['postgresql']}")
-    print(f"  PostgreSQL settings: {info['pg_settings']}")
-    print(f"  packages: {info['packages']}")
+    print_machine(info)
     order = "".join(("AB" if args.order == "abab" or r % 2 == 0 else "BA") for r in range(args.rounds))
     print(
         f"  plan: {args.threads} threads × complete flows, mix {dict(mix)}, {args.rounds} rounds × {args.seconds:g} s per "

@@ -93,6 +93,7 @@ from serve_load import (
     machine,
     parse_mix,
     pg_dsn,
+    print_machine,
     print_run,
     refresh_balances,
     run_load,
@@ -1143,10 +1144,7 @@ def main(argv: list[str] | None = None) -> int:
     admin = psycopg.connect(pg_dsn(base, "postgres"), autocommit=True)
     info = machine(admin)
     print(f"yibao serve floor — {info['date']}  (commit {info['commit']})")
-    print(f"  machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; Python {info['python']}")
-    print(f"  {info['postgresql']}")
-    print(f"  PostgreSQL settings: {info['pg_settings']}")
-    print(f"  packages: {info['packages']}")
+    print_machine(info)
     print(
         f"  plan: {args.rounds} round(s) of {variants}; workers {args.workers}, concurrency {args.concurrency}, "
         f"outpatient flows; warm-up {args.warmup:g} s, window {args.duration:g} s; {args.persons} persons"

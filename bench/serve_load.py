@@ -125,6 +125,14 @@ def find_pgbench() -> str | None:
     return None
 
 
+def print_machine(info: dict[str, Any]) -> None:
+    """The lines under a benchmark's title that say where it ran (``machine``)."""
+    print(f"  machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; Python {info['python']}")
+    print(f"  {info['postgresql']}")
+    print(f"  PostgreSQL settings: {info['pg_settings']}")
+    print(f"  packages: {info['packages']}")
+
+
 def machine(admin: psycopg.Connection) -> dict[str, Any]:
     model = ""
     with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -1011,10 +1019,7 @@ def main(argv: list[str] | None = None) -> int:
     admin = psycopg.connect(pg_dsn(base, "postgres"), autocommit=True)
     info = machine(admin)
     print(f"yibao serve load test — {info['date']}  (commit {info['commit']})")
-    print(f"  machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; Python {info['python']}")
-    print(f"  {info['postgresql']}")
-    print(f"  PostgreSQL settings: {info['pg_settings']}")
-    print(f"  packages: {info['packages']}")
+    print_machine(info)
     print(
         f"  plan: workers {workers_list} × concurrency {conc_list} × mix {[dict(m) for m in mixes]}; "
         f"warm-up {args.warmup:g} s, window {args.duration:g} s; load generator: {args.procs} process(es), "
